@@ -1,0 +1,205 @@
+//! `pretext bench`: the device's own ceilings, then every kernel family at realistic sizes,
+//! timed with GPU timestamp queries (median of repeated runs after a warm-up).
+use std::io::Write;
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::gpu::Gpu;
+use crate::kernels::launch;
+use crate::tensor::{DType, Tensor};
+use crate::Result;
+
+pub mod attention;
+pub mod elementwise;
+pub mod losses;
+pub mod matmul;
+pub mod optim;
+
+/// One measured row; printed as a JSON line with `--json`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BenchRow {
+    pub kernel: String,
+    pub shape: String,
+    pub ms: f64,
+    pub gflops: Option<f64>,
+    pub gbps: Option<f64>,
+    pub pct_peak: Option<f64>,
+}
+
+/// The benchmark session: device, filter, measured peaks, and the rows so far.
+pub struct Bench<'a> {
+    pub gpu: &'a Gpu,
+    filter: Option<String>,
+    json: bool,
+    /// Timed runs per row (after one warm-up run).
+    pub reps: usize,
+    /// Measured FMA peak, GFLOP/s.
+    pub peak_gflops: f64,
+    /// Measured copy bandwidth, GB/s.
+    pub peak_gbps: f64,
+    pub rows: Vec<BenchRow>,
+}
+
+/// Work done by one run of a benchmarked kernel, for the rate columns.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Work {
+    /// Floating-point operations (multiply-add = 2).
+    pub flops: Option<f64>,
+    /// Bytes read and written.
+    pub bytes: Option<f64>,
+}
+
+impl Work {
+    /// Compute-bound work of `flops` operations.
+    pub fn flops(flops: f64) -> Work {
+        Work { flops: Some(flops), bytes: None }
+    }
+    /// Memory-bound work of `bytes` bytes.
+    pub fn bytes(bytes: f64) -> Work {
+        Work { flops: None, bytes: Some(bytes) }
+    }
+}
+
+/// The median of `v` (which must not be empty).
+pub fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) }
+}
+
+impl<'a> Bench<'a> {
+    /// A session on `gpu`; rows whose kernel name lacks `filter` are skipped.
+    pub fn new(gpu: &'a Gpu, filter: Option<String>, json: bool) -> Bench<'a> {
+        Bench { gpu, filter, json, reps: 10, peak_gflops: f64::NAN, peak_gbps: f64::NAN, rows: Vec::new() }
+    }
+
+    /// Whether a kernel passes the filter.
+    pub fn wants(&self, kernel: &str) -> bool {
+        self.filter.as_deref().is_none_or(|f| kernel.contains(f))
+    }
+
+    /// Times `run` (which records one or more dispatches): one warm-up, then `reps` runs, each flushed
+    /// and timed by summing its dispatches' timestamps; records and prints the median.
+    pub fn time(&mut self, kernel: &str, shape: &str, work: Work, mut run: impl FnMut(&Gpu) -> Result<()>) -> Result<Option<BenchRow>> {
+        if !self.wants(kernel) {
+            return Ok(None);
+        }
+        let gpu = self.gpu;
+        run(gpu)?;
+        gpu.flush()?;
+        gpu.wait()?;
+        gpu.set_profiling(true)?;
+        gpu.take_timings()?;
+        let mut times = Vec::with_capacity(self.reps);
+        let result = (|| {
+            for _ in 0..self.reps {
+                run(gpu)?;
+                let t = gpu.take_timings()?;
+                times.push(t.iter().map(|(_, ms)| ms).sum::<f64>());
+            }
+            Ok(())
+        })();
+        gpu.set_profiling(false)?;
+        result?;
+        let ms = median(&mut times);
+        Ok(Some(self.record(kernel, shape, ms, work)))
+    }
+
+    /// Adds a row measured by other means (e.g. wall-clock of a whole step) and prints it.
+    pub fn record(&mut self, kernel: &str, shape: &str, ms: f64, work: Work) -> BenchRow {
+        let gflops = work.flops.map(|f| f / (ms * 1e-3) / 1e9);
+        let gbps = work.bytes.map(|b| b / (ms * 1e-3) / 1e9);
+        let pct_peak = match (gflops, gbps) {
+            (Some(g), _) if self.peak_gflops.is_finite() => Some(100.0 * g / self.peak_gflops),
+            (None, Some(b)) if self.peak_gbps.is_finite() => Some(100.0 * b / self.peak_gbps),
+            _ => None,
+        };
+        let row = BenchRow { kernel: kernel.into(), shape: shape.into(), ms, gflops, gbps, pct_peak };
+        self.print(&row);
+        self.rows.push(row.clone());
+        row
+    }
+
+    fn print(&self, r: &BenchRow) {
+        let mut out = std::io::stdout().lock();
+        let line = if self.json {
+            serde_json::to_string(r).unwrap_or_default()
+        } else {
+            let f = |v: Option<f64>, unit: &str| v.map(|x| format!("{x:9.2} {unit}")).unwrap_or_default();
+            format!(
+                "{:<24} {:<18} {:>10.4} ms {:>16}{:>14} {}",
+                r.kernel,
+                r.shape,
+                r.ms,
+                f(r.gflops, "GFLOP/s"),
+                f(r.gbps, "GB/s"),
+                r.pct_peak.map(|p| format!("{p:6.1}% of peak")).unwrap_or_default()
+            )
+        };
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct FmaParams {
+    iters: u32,
+    n: u32,
+    _pad: [u32; 2],
+} // = `FmaParams` in bench_fma.wgsl
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct CopyParams {
+    n: u32,
+    _pad: [u32; 3],
+} // = `CopyParams` in bench_copy.wgsl
+
+/// Measures the FMA and copy ceilings; always run and printed, whatever the filter: every % of peak is relative to them.
+pub fn peaks(b: &mut Bench) -> Result<()> {
+    let gpu = b.gpu;
+    let invocations = if gpu.is_cpu() { 16 * 1024 } else { 1024 * 1024 };
+    let iters = if gpu.is_cpu() { 1024u32 } else { 4096 };
+    let out = Tensor::empty(gpu, &[invocations * 4], DType::F32)?;
+    let p = FmaParams { iters, n: invocations as u32, _pad: [0; 2] };
+    let flops = invocations as f64 * iters as f64 * 8.0 * 4.0 * 2.0;
+    let groups = gpu.grid_1d(invocations / 256)?;
+    let saved = b.filter.take();
+    let row = b.time("peak_fma", &format!("{invocations}x{iters}"), Work::flops(flops), |g| {
+        launch(g, "bench_fma", "peak_fma", &[], &p, &[], &[&out], groups)
+    })?;
+    b.peak_gflops = row.and_then(|r| r.gflops).unwrap_or(f64::NAN);
+
+    let n = if gpu.is_cpu() { 4 << 20 } else { 64 << 20 }; // vec4 elements: 64 MiB / 1 GiB
+    let n = n.min((gpu.limits().max_storage_buffer_binding_size / 16) as usize);
+    let x = Tensor::empty(gpu, &[n * 4], DType::F32)?;
+    let y = Tensor::empty(gpu, &[n * 4], DType::F32)?;
+    let p = CopyParams { n: n as u32, _pad: [0; 3] };
+    let groups = gpu.grid_1d(n.div_ceil(256))?;
+    let row = b.time("peak_copy", &format!("{}MiB", n * 16 >> 20), Work::bytes(2.0 * 16.0 * n as f64), |g| {
+        launch(g, "bench_copy", "peak_copy", &[], &p, &[&x], &[&y], groups)
+    })?;
+    b.peak_gbps = row.and_then(|r| r.gbps).unwrap_or(f64::NAN);
+    b.filter = saved;
+    Ok(())
+}
+
+/// Measures the cost of an empty dispatch (a 1-workgroup fill of 4 bytes), in microseconds.
+pub fn empty_dispatch(b: &mut Bench) -> Result<()> {
+    let gpu = b.gpu;
+    let t = Tensor::empty(gpu, &[1], DType::F32)?;
+    b.time("empty_dispatch", "1", Work::default(), |g| g.fill_words(t.binding(), 0))?;
+    Ok(())
+}
+
+/// Runs every benchmark that passes the filter.
+pub fn run_all(b: &mut Bench) -> Result<()> {
+    peaks(b)?;
+    empty_dispatch(b)?;
+    matmul::run(b)?;
+    attention::run(b)?;
+    elementwise::run(b)?;
+    losses::run(b)?;
+    optim::run(b)?;
+    Ok(())
+}

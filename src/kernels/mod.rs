@@ -1,0 +1,39 @@
+//! Kernel launchers: one module per shader family. Each checks shapes and dtypes, allocates outputs,
+//! picks the grid from the adapter's limits and records the dispatch.
+use bytemuck::Pod;
+
+use crate::gpu::{Dispatch, Gpu};
+use crate::tensor::Tensor;
+use crate::Result;
+
+pub mod fill;
+
+/// Records one dispatch of `shader::entry` with `params` at binding 0, `reads` then `writes` as storage buffers.
+#[allow(clippy::too_many_arguments)]
+pub fn launch<P: Pod>(
+    gpu: &Gpu,
+    shader: &'static str,
+    entry: &'static str,
+    constants: &[(&str, f64)],
+    params: &P,
+    reads: &[&Tensor],
+    writes: &[&Tensor],
+    groups: [u32; 3],
+) -> Result<()> {
+    let reads: Vec<_> = reads.iter().map(|t| t.binding()).collect();
+    let writes: Vec<_> = writes.iter().map(|t| t.binding()).collect();
+    gpu.dispatch(&Dispatch {
+        shader,
+        entry,
+        constants,
+        params: bytemuck::bytes_of(params),
+        reads: &reads,
+        writes: &writes,
+        groups,
+    })
+}
+
+/// A grid of `groups` workgroups folded into x and y (see `Gpu::grid_1d`).
+pub fn grid_1d(gpu: &Gpu, groups: usize) -> Result<[u32; 3]> {
+    gpu.grid_1d(groups)
+}

@@ -1,0 +1,4 @@
+//! The `pretext` command line.
+fn main() {
+    std::process::exit(pretext::cli::main());
+}

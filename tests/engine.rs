@@ -1,0 +1,129 @@
+//! The engine core: dtype round trips, the buffer pool, one-submit recording, poisoning, profiling, clear errors.
+mod common;
+use common::{gpu, Rng};
+use half::f16;
+use pretext::{DType, Error, Gpu, GpuOptions, Tensor};
+
+const SIZES: [usize; 4] = [0, 1, 1001, 3_000_017];
+
+#[test]
+fn every_dtype_round_trips_at_awkward_sizes() {
+    let g = gpu();
+    let mut rng = Rng::new(1);
+    for n in SIZES {
+        let f: Vec<f32> = rng.vec_f32(n);
+        let t = Tensor::from_slice(g, &f, &[n]).unwrap();
+        assert_eq!(t.to_vec::<f32>(g).unwrap(), f, "f32 x{n}");
+        let h: Vec<f16> = f.iter().map(|&x| f16::from_f32(x)).collect();
+        let t = Tensor::from_slice(g, &h, &[n]).unwrap();
+        assert_eq!(t.dtype(), DType::F16);
+        assert_eq!(t.to_vec::<f16>(g).unwrap(), h, "f16 x{n}");
+        assert_eq!(t.to_f32(g).unwrap(), h.iter().map(|x| x.to_f32()).collect::<Vec<_>>());
+        let i: Vec<i32> = (0..n).map(|_| rng.next_u64() as i32).collect();
+        assert_eq!(Tensor::from_slice(g, &i, &[n]).unwrap().to_vec::<i32>(g).unwrap(), i, "i32 x{n}");
+        let u: Vec<u32> = (0..n).map(|_| rng.next_u64() as u32).collect();
+        assert_eq!(Tensor::from_slice(g, &u, &[n]).unwrap().to_vec::<u32>(g).unwrap(), u, "u32 x{n}");
+    }
+}
+
+#[test]
+fn reshape_is_a_view_and_checks_counts() {
+    let g = gpu();
+    let t = Tensor::from_slice(g, &[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).unwrap();
+    let v = t.reshape(&[3, 2]).unwrap();
+    assert!(v.same_buffer(&t));
+    assert_eq!(v.shape(), &[3, 2]);
+    assert_eq!(v.to_vec::<f32>(g).unwrap(), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    let err = t.reshape(&[4, 2]).unwrap_err();
+    assert!(matches!(&err, Error::Shape(m) if m.contains("[2, 3]") && m.contains("[4, 2]")), "{err}");
+}
+
+#[test]
+fn the_pool_reuses_buffers() {
+    // A private device, so other tests' tensors do not move the counters.
+    let g = Gpu::new(&GpuOptions::default()).unwrap();
+    let shapes: [&[usize]; 4] = [&[1], &[17, 33], &[1000], &[64, 64]];
+    let mut live_after_first = None;
+    let mut allocs_after_first = None;
+    for round in 0..20 {
+        let ts: Vec<Tensor> = shapes.iter().map(|s| Tensor::empty(&g, s, DType::F32).unwrap()).collect();
+        assert!(g.memory().live_bytes > 0);
+        drop(ts);
+        let m = g.memory();
+        assert_eq!(m.live_bytes, 0, "round {round}: every buffer returns to the pool");
+        if round == 0 {
+            live_after_first = Some(m.pooled_bytes);
+            allocs_after_first = Some(m.allocations);
+        } else {
+            assert_eq!(Some(m.pooled_bytes), live_after_first, "round {round}: pooled bytes grew");
+            assert_eq!(Some(m.allocations), allocs_after_first, "round {round}: new buffers were created");
+        }
+    }
+    let m = g.memory();
+    assert!(m.reuse_hits >= 19 * shapes.len() as u64, "reuse hits {}", m.reuse_hits);
+    assert!(m.peak_live_bytes > 0);
+}
+
+#[test]
+fn a_thousand_kernels_cost_one_submit() {
+    let g = Gpu::new(&GpuOptions::default()).unwrap();
+    let t = pretext::kernels::fill::zeros(&g, &[4096], DType::F32).unwrap();
+    g.flush().unwrap();
+    let (submits, dispatches) = (g.submits(), g.dispatches());
+    for i in 0..1000 {
+        pretext::kernels::fill::fill(&g, &t, i as f32).unwrap();
+    }
+    assert_eq!(g.submits(), submits, "recording must not submit");
+    g.flush().unwrap();
+    assert_eq!(g.submits(), submits + 1, "one flush, one submit");
+    assert_eq!(g.dispatches(), dispatches + 1000);
+    assert!(t.to_vec::<f32>(&g).unwrap().iter().all(|&v| v == 999.0), "the last fill wins");
+    assert_eq!(g.pipelines_compiled(), 1, "one pipeline, compiled once");
+}
+
+#[test]
+fn new_tensors_are_poisoned_in_tests() {
+    let g = gpu();
+    let t = Tensor::empty(g, &[5], DType::F32).unwrap();
+    assert!(t.to_vec::<f32>(g).unwrap().iter().all(|v| v.is_nan()));
+    let h = Tensor::empty(g, &[3], DType::F16).unwrap();
+    assert!(h.to_vec::<f16>(g).unwrap().iter().all(|v| v.is_nan()));
+}
+
+#[test]
+fn profiling_counts_each_kernel() {
+    let g = Gpu::new(&GpuOptions { profile: true, ..Default::default() }).unwrap();
+    let t = Tensor::empty(&g, &[100_000], DType::F32).unwrap();
+    for _ in 0..7 {
+        pretext::kernels::fill::fill(&g, &t, 1.0).unwrap();
+    }
+    let rows = g.take_profile().unwrap();
+    let fill = rows.iter().find(|r| r.name == "fill::fill").expect("fill row");
+    assert_eq!(fill.calls, 7);
+    assert!(fill.total_ms > 0.0 && fill.mean_ms > 0.0);
+}
+
+#[test]
+fn bad_input_gives_clear_errors() {
+    let g = gpu();
+    let err = Tensor::from_slice(g, &[1.0f32, 2.0, 3.0], &[2, 2]).unwrap_err();
+    assert!(matches!(&err, Error::Shape(m) if m.contains("3 values") && m.contains("[2, 2]")), "{err}");
+
+    let t = Tensor::from_slice(g, &[1.0f32, 2.0], &[2]).unwrap();
+    let err = t.to_vec::<i32>(g).unwrap_err();
+    assert!(matches!(&err, Error::DType(m) if m.contains("f32") && m.contains("i32")), "{err}");
+    let err = t.expect_shape("matmul", "a", &[3]).unwrap_err();
+    assert_eq!(err.to_string(), "matmul: a has shape [2], expected [3]");
+
+    let max = g.limits().max_storage_buffer_binding_size as usize;
+    let err = Tensor::empty(g, &[max / 4 + 1], DType::F32).unwrap_err();
+    assert!(matches!(&err, Error::Gpu(m) if m.contains("exceeds") && m.contains("max storage binding")), "{err}");
+    // The device is still usable afterwards.
+    assert_eq!(t.to_vec::<f32>(g).unwrap(), vec![1.0, 2.0]);
+}
+
+#[test]
+fn unknown_backend_is_a_clear_error() {
+    let err = Gpu::new(&GpuOptions { backend: Some("glide".into()), ..Default::default() }).err().expect("error");
+    assert!(err.to_string().contains("unknown backend \"glide\""), "{err}");
+}
