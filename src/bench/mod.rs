@@ -10,7 +10,7 @@ use crate::tensor::{DType, Tensor};
 use crate::Result;
 
 pub mod attention;
-pub mod elementwise;
+pub mod norms;
 pub mod losses;
 pub mod matmul;
 pub mod optim;
@@ -198,7 +198,7 @@ pub fn run_all(b: &mut Bench) -> Result<()> {
     empty_dispatch(b)?;
     matmul::run(b)?;
     attention::run(b)?;
-    elementwise::run(b)?;
+    norms::run(b)?;
     losses::run(b)?;
     optim::run(b)?;
     Ok(())

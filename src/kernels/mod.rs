@@ -6,7 +6,21 @@ use crate::gpu::{Dispatch, Gpu};
 use crate::tensor::Tensor;
 use crate::Result;
 
+pub mod activation;
+pub mod attention;
+pub mod cross_entropy;
+pub mod dropout;
+pub mod elementwise;
+pub mod embedding;
 pub mod fill;
+pub mod layernorm;
+pub mod layout;
+pub mod matmul;
+pub mod nt_xent;
+pub mod optim;
+pub mod recon_loss;
+pub mod reduce;
+pub mod softmax;
 
 /// Records one dispatch of `shader::entry` with `params` at binding 0, `reads` then `writes` as storage buffers.
 #[allow(clippy::too_many_arguments)]

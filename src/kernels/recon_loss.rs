@@ -1,0 +1,1 @@
+//! See docs/kernel_api.md: this family's launchers (work in progress on its branch).
