@@ -1,0 +1,46 @@
+//! Layer-norm, softmax and activations, each through its fused forward and backward kernels.
+use super::super::{Tape, Var};
+use crate::kernels::activation::{activation_bwd, activation_fwd, Activation};
+use crate::kernels::layernorm::{layernorm_bwd, layernorm_fwd};
+use crate::kernels::softmax::{softmax_bwd, softmax_fwd};
+use crate::Result;
+
+/// Layer-norm over the last axis with affine parameters gamma and beta.
+pub fn layer_norm(tape: &mut Tape, x: Var, gamma: Var, beta: Var, eps: f32) -> Result<Var> {
+    let (xv, gv, bv) = (tape.value(x).clone(), tape.value(gamma).clone(), tape.value(beta).clone());
+    let f = layernorm_fwd(tape.gpu(), &xv, &gv, &bv, eps)?;
+    let (mean, rstd) = (f.mean, f.rstd);
+    tape.record("layer_norm", f.y, &[x, gamma, beta], Box::new(move |gpu, dy, _| {
+        let g = layernorm_bwd(gpu, dy, &xv, &gv, &mean, &rstd)?;
+        Ok(vec![Some(g.dx), Some(g.dgamma), Some(g.dbeta)])
+    }))
+}
+
+/// Softmax over the last axis.
+pub fn softmax(tape: &mut Tape, x: Var) -> Result<Var> {
+    let y = softmax_fwd(tape.gpu(), tape.value(x))?;
+    let yv = y.clone();
+    tape.record("softmax", y, &[x], Box::new(move |gpu, dy, _| Ok(vec![Some(softmax_bwd(gpu, &yv, dy)?)])))
+}
+
+/// An activation (GELU erf or tanh form, ReLU, tanh).
+pub fn activation(tape: &mut Tape, x: Var, act: Activation) -> Result<Var> {
+    let xv = tape.value(x).clone();
+    let y = activation_fwd(tape.gpu(), &xv, act)?;
+    tape.record("activation", y, &[x], Box::new(move |gpu, dy, _| Ok(vec![Some(activation_bwd(gpu, &xv, dy, act)?)])))
+}
+
+/// GELU, exact erf form (BERT, ViT).
+pub fn gelu(tape: &mut Tape, x: Var) -> Result<Var> {
+    activation(tape, x, Activation::GeluErf)
+}
+
+/// ReLU.
+pub fn relu(tape: &mut Tape, x: Var) -> Result<Var> {
+    activation(tape, x, Activation::Relu)
+}
+
+/// tanh.
+pub fn tanh(tape: &mut Tape, x: Var) -> Result<Var> {
+    activation(tape, x, Activation::Tanh)
+}
