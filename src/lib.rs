@@ -19,3 +19,5 @@ pub mod rng;
 pub mod optim;
 pub mod checkpoint;
 pub mod train;
+pub mod models;
+pub mod data;

@@ -4,6 +4,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::gpu::{Gpu, GpuOptions};
 use crate::Result;
 
+pub mod bert;
+
 /// Train self-supervised encoders on any GPU through WebGPU.
 #[derive(Parser, Debug)]
 #[command(name = "pretext", version, about, long_about = None)]
@@ -49,6 +51,28 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         reps: usize,
     },
+    /// The main job: pretrain a tiny BERT on Jane Austen, fine-tune it to name the novel, compare with no pretraining.
+    Demo {
+        /// Output directory (summary.json, metrics.jsonl, loss.png, checkpoints).
+        #[arg(long, default_value = "runs/demo")]
+        out: std::path::PathBuf,
+        /// tiny, small or base (default: tiny on a CPU adapter, small on a GPU).
+        #[arg(long)]
+        preset: Option<String>,
+        /// Override the pretraining steps.
+        #[arg(long)]
+        pretrain_steps: Option<u32>,
+        /// Override the fine-tuning steps.
+        #[arg(long)]
+        finetune_steps: Option<u32>,
+    },
+    /// Embed texts with a BERT model: one JSON object per input line.
+    Embed(bert::EmbedArgs),
+    /// Predict the [MASK] tokens of each input line: one JSON object per line.
+    FillMask(bert::FillMaskArgs),
+    /// Pretrain, fine-tune or apply BERT models.
+    #[command(subcommand)]
+    Bert(bert::BertCommand),
 }
 
 /// Opens the device the arguments ask for.
@@ -77,6 +101,22 @@ fn run(cli: &Cli) -> Result<()> {
             b.reps = (*reps).max(1);
             crate::bench::run_all(&mut b)?;
         }
+        Command::Demo { out, preset, pretrain_steps, finetune_steps } => {
+            let name = preset.clone().unwrap_or_else(|| crate::demo::DemoConfig::preset_for(&gpu).to_string());
+            let mut c = crate::demo::DemoConfig::preset(&name)?;
+            if let Some(s) = pretrain_steps {
+                c.pretrain_steps = *s;
+            }
+            if let Some(s) = finetune_steps {
+                c.finetune_steps = *s;
+            }
+            crate::demo::run(&gpu, &c, out, true)?;
+        }
+        Command::Embed(a) => bert::embed(&gpu, a)?,
+        Command::FillMask(a) => bert::fill_mask(&gpu, a)?,
+        Command::Bert(bert::BertCommand::Pretrain(a)) => bert::pretrain(&gpu, a)?,
+        Command::Bert(bert::BertCommand::Finetune(a)) => bert::finetune(&gpu, a)?,
+        Command::Bert(bert::BertCommand::Classify(a)) => bert::classify(&gpu, a)?,
     }
     if cli.device.profile {
         let rows = gpu.take_profile()?;

@@ -15,6 +15,9 @@ use crate::optim::{Optimizer, Schedule};
 use crate::rng::Rng;
 use crate::{Error, Result, Tensor};
 
+pub mod bert;
+pub mod metrics;
+
 /// What a model must provide to be trained by `Trainer`.
 pub trait Task {
     /// The trainable parameters, in a fixed order, with unique names.

@@ -1,0 +1,288 @@
+//! `pretext demo`: pretrain a tiny BERT with masked-LM on Jane Austen's novels (training chapters only),
+//! then fine-tune it to tell which novel a passage comes from, against the same model fine-tuned from random
+//! init with the same budget. Test passages come from held-out chapters.
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::data::austen::{self, Chapter};
+use crate::data::corpus::pack;
+use crate::data::mlm::MaskSpec;
+use crate::data::tokenizer::Tokenizer;
+use crate::data::vocab;
+use crate::gpu::Gpu;
+use crate::models::bert::{save_model, Bert, BertConfig, ClassifierHead, MlmHead};
+use crate::optim::{Optimizer, Schedule, ScheduleKind};
+use crate::plot::{self, Panel, Series};
+use crate::rng::Rng;
+use crate::train::bert::{most_frequent, ClassifyTask, MlmTask};
+use crate::train::{LogRow, TrainConfig, Trainer};
+use crate::{Error, Result};
+
+/// The bundled corpus (public domain).
+const AUSTEN: &[u8] = include_bytes!("../assets/austen.txt.gz");
+
+/// Sizes and budgets of a demo run.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoConfig {
+    pub preset: String,
+    pub hidden: usize,
+    pub layers: usize,
+    pub heads: usize,
+    pub vocab: usize,
+    pub seq: usize,
+    pub batch: usize,
+    pub pretrain_steps: u32,
+    pub pretrain_lr: f32,
+    pub finetune_steps: u32,
+    pub finetune_lr: f32,
+    pub passage_words: usize,
+    /// At most this many test passages (an even sample), to bound evaluation time.
+    pub max_test: usize,
+    pub seed: u64,
+}
+
+impl DemoConfig {
+    /// "tiny" (CPU adapters), "small" (a discrete GPU) or "base".
+    pub fn preset(name: &str) -> Result<DemoConfig> {
+        let tiny = DemoConfig {
+            preset: "tiny".into(),
+            hidden: 128,
+            layers: 2,
+            heads: 2,
+            vocab: 8192,
+            seq: 64,
+            batch: 16,
+            pretrain_steps: 600,
+            pretrain_lr: 1e-3,
+            finetune_steps: 300,
+            finetune_lr: 3e-4,
+            passage_words: 40,
+            max_test: 1200,
+            seed: 1,
+        };
+        Ok(match name {
+            "tiny" => tiny,
+            "small" => DemoConfig { preset: "small".into(), hidden: 256, layers: 4, heads: 4, seq: 128, batch: 32, pretrain_steps: 3000, finetune_steps: 800, max_test: 4000, ..tiny },
+            "base" => DemoConfig { preset: "base".into(), hidden: 512, layers: 8, heads: 8, seq: 128, batch: 64, pretrain_steps: 10000, finetune_steps: 1500, pretrain_lr: 5e-4, finetune_lr: 1e-4, max_test: 100000, ..tiny },
+            other => crate::bail!(Invalid, "unknown demo preset {other:?}: expected tiny, small or base"),
+        })
+    }
+
+    /// The preset name that suits the device: tiny on a CPU adapter, small on a GPU.
+    pub fn preset_for(gpu: &Gpu) -> &'static str {
+        if gpu.is_cpu() { "tiny" } else { "small" }
+    }
+}
+
+/// What the demo measured (`summary.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoSummary {
+    pub pretrained_accuracy: f64,
+    pub scratch_accuracy: f64,
+    pub pretrained_macro_f1: f64,
+    pub scratch_macro_f1: f64,
+    pub mlm_accuracy: f64,
+    pub mlm_unigram_accuracy: f64,
+    pub mlm_loss: f64,
+    pub seconds: f64,
+    pub seconds_pretrain: f64,
+    pub seconds_finetune_pretrained: f64,
+    pub seconds_finetune_scratch: f64,
+    pub device: String,
+    pub train_passages: usize,
+    pub test_passages: usize,
+    pub config: DemoConfig,
+}
+
+fn bert_config(c: &DemoConfig) -> BertConfig {
+    BertConfig {
+        vocab_size: c.vocab,
+        hidden_size: c.hidden,
+        num_hidden_layers: c.layers,
+        num_attention_heads: c.heads,
+        intermediate_size: 4 * c.hidden,
+        max_position_embeddings: c.seq.max(64),
+        hidden_dropout_prob: 0.1,
+        attention_probs_dropout_prob: 0.0,
+        ..BertConfig::default()
+    }
+}
+
+fn train_config(c: &DemoConfig, phase: &str, steps: u32, lr: f32, out: &Path, progress: bool, save_every: u32) -> TrainConfig {
+    TrainConfig {
+        steps,
+        schedule: Schedule { peak_lr: lr, min_lr: 0.0, warmup: steps / 10, total: steps, kind: ScheduleKind::Linear },
+        seed: c.seed,
+        log_every: 10,
+        eval_every: 0,
+        save_every,
+        out_dir: Some(out.to_path_buf()),
+        progress,
+        phase: phase.into(),
+    }
+}
+
+fn examples(tok: &Tokenizer, chapters: &[&Chapter], c: &DemoConfig) -> Result<Vec<(Vec<i32>, usize)>> {
+    let mut out = Vec::new();
+    for ch in chapters {
+        for p in austen::passages(&ch.text, c.passage_words) {
+            let mut ids = tok.encode(&p)?;
+            if ids.len() > c.seq {
+                ids.truncate(c.seq - 1);
+                ids.push(tok.sep_id());
+            }
+            out.push((ids, ch.novel));
+        }
+    }
+    Ok(out)
+}
+
+/// Runs the whole demo into `out`, printing progress and a table; returns the summary.
+pub fn run(gpu: &Gpu, c: &DemoConfig, out: &Path, progress: bool) -> Result<DemoSummary> {
+    let started = Instant::now();
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let metrics = out.join("metrics.jsonl");
+    if metrics.exists() {
+        std::fs::remove_file(&metrics).map_err(|e| Error::io(&metrics, e))?;
+    }
+    let text = {
+        use std::io::Read;
+        let mut s = String::new();
+        flate2::read::GzDecoder::new(AUSTEN).read_to_string(&mut s).map_err(|e| Error::Invalid(format!("bundled austen corpus: {e}")))?;
+        s
+    };
+    let chapters = austen::chapters(&text, Path::new("assets/austen.txt.gz"))?;
+    let (test_ch, train_ch): (Vec<&Chapter>, Vec<&Chapter>) = chapters.iter().partition(|c| austen::is_test_chapter(c));
+
+    // A vocabulary from the training chapters only.
+    let vocab_dir = out.join("vocab");
+    let texts: Vec<&str> = train_ch.iter().map(|c| c.text.as_str()).collect();
+    vocab::write(&vocab_dir, &vocab::build(&texts, c.vocab))?;
+    let tok = Tokenizer::from_dir(&vocab_dir)?;
+    let mut c = c.clone();
+    c.vocab = tok.vocab_size();
+    let special: Vec<i32> = tok.special_ids();
+
+    // Pretraining data: training chapters packed into sequences; held-out MLM on the test chapters.
+    let encode_all = |chs: &[&Chapter]| -> Result<Vec<Vec<i32>>> {
+        chs.iter()
+            .map(|ch| {
+                let ids = tok.encode(&ch.text)?;
+                Ok(ids[1..ids.len().saturating_sub(1)].to_vec())
+            })
+            .collect()
+    };
+    let train_seqs = pack(&encode_all(&train_ch)?, c.seq, tok.cls_id(), tok.sep_id());
+    let mut eval_seqs = pack(&encode_all(&test_ch)?, c.seq, tok.cls_id(), tok.sep_id());
+    let step = (eval_seqs.len() / 256).max(1);
+    eval_seqs = eval_seqs.into_iter().step_by(step).collect();
+
+    let config = bert_config(&c);
+    let spec = MaskSpec { mask_id: tok.mask_id(), vocab: c.vocab, special: special.clone(), prob: 0.15 };
+    let unigram = most_frequent(&train_seqs, &special, c.vocab);
+    let mut rng = Rng::new(c.seed);
+    let init_state = rng.clone();
+    let bert = Bert::new(gpu, &config, &mut rng)?;
+    let head = MlmHead::new(gpu, &config, &mut rng)?;
+    let mut mlm = MlmTask { bert, head, train: train_seqs, eval: eval_seqs, batch: c.batch, spec, pad: tok.pad_id(), unigram };
+    println!("device      {}", gpu.name());
+    println!("data        {} training chapters, {} test chapters; {} pretraining sequences of {} tokens", train_ch.len(), test_ch.len(), mlm.train.len(), c.seq);
+
+    let t0 = Instant::now();
+    let mut opt = Optimizer::adamw(0.01);
+    opt.max_grad_norm = Some(1.0);
+    let pre_dir = out.join("pretrain");
+    let mut trainer = Trainer::new(gpu, train_config(&c, "pretrain", c.pretrain_steps, c.pretrain_lr, out, progress, 100), opt);
+    trainer.config.out_dir = Some(out.to_path_buf());
+    trainer.run(&mut mlm)?;
+    let (mlm_loss, mlm_acc, uni_acc) = mlm.held_out(gpu)?;
+    let mut params = mlm.bert.params();
+    params.extend(mlm.head.params());
+    save_model(gpu, &pre_dir, &config, &params, true)?;
+    std::fs::copy(vocab_dir.join("vocab.txt"), pre_dir.join("vocab.txt")).map_err(|e| Error::io(&pre_dir, e))?;
+    let pretrain_history = trainer.history.clone();
+    let secs_pre = t0.elapsed().as_secs_f64();
+
+    // Fine-tuning data.
+    let train_ex = examples(&tok, &train_ch, &c)?;
+    let mut test_ex = examples(&tok, &test_ch, &c)?;
+    let stride = (test_ex.len() / c.max_test.max(1)).max(1);
+    test_ex = test_ex.into_iter().step_by(stride).collect();
+
+    let mut finetune = |name: &str, bert: Bert| -> Result<(f64, f64, Vec<LogRow>, f64)> {
+        let t = Instant::now();
+        let mut hrng = Rng::new(c.seed ^ 0xF1);
+        let head = ClassifierHead::new(gpu, &config, austen::NOVELS.len(), &mut hrng)?;
+        let mut task = ClassifyTask { bert, head, train: train_ex.clone(), eval: test_ex.clone(), classes: austen::NOVELS.len(), batch: c.batch, pad: tok.pad_id(), dropout: 0.1 };
+        let mut opt = Optimizer::adamw(0.01);
+        opt.max_grad_norm = Some(1.0);
+        let mut tr = Trainer::new(gpu, train_config(&c, name, c.finetune_steps, c.finetune_lr, out, progress, 0), opt);
+        tr.run(&mut task)?;
+        let e = task.held_out(gpu)?;
+        let dir = out.join(name);
+        let mut cfg = config.clone();
+        cfg.id2label = Some(austen::NOVELS.iter().enumerate().map(|(i, n)| (i.to_string(), n.to_string())).collect());
+        save_model(gpu, &dir, &cfg, &task.all_params(), true)?;
+        std::fs::copy(vocab_dir.join("vocab.txt"), dir.join("vocab.txt")).map_err(|e| Error::io(&dir, e))?;
+        Ok((e.accuracy, e.macro_f1, tr.history, t.elapsed().as_secs_f64()))
+    };
+    let (pre_acc, pre_f1, pre_hist, secs_ft_pre) = finetune("finetune_pretrained", mlm.bert.clone())?;
+    let mut scratch_rng = init_state;
+    let scratch = Bert::new(gpu, &config, &mut scratch_rng)?; // the same initial weights pretraining started from
+    let (scr_acc, scr_f1, scr_hist, secs_ft_scr) = finetune("finetune_scratch", scratch)?;
+
+    let points = |h: &[LogRow]| -> Vec<(f64, f64)> { h.iter().map(|r| (r.step as f64, r.loss)).collect() };
+    plot::write_png(
+        &out.join("loss.png"),
+        &[
+            Panel { title: "MLM pretraining".into(), x_label: "step".into(), y_label: "loss".into(), series: vec![Series { label: "masked-LM loss".into(), points: points(&pretrain_history), color: plot::PALETTE[0] }], log_y: false },
+            Panel {
+                title: "Fine-tuning: which novel?".into(),
+                x_label: "step".into(),
+                y_label: "loss".into(),
+                series: vec![
+                    Series { label: "pretrained".into(), points: points(&pre_hist), color: plot::PALETTE[1] },
+                    Series { label: "from scratch".into(), points: points(&scr_hist), color: plot::PALETTE[2] },
+                ],
+                log_y: false,
+            },
+        ],
+        1200,
+        480,
+    )?;
+
+    let s = DemoSummary {
+        pretrained_accuracy: pre_acc,
+        scratch_accuracy: scr_acc,
+        pretrained_macro_f1: pre_f1,
+        scratch_macro_f1: scr_f1,
+        mlm_accuracy: mlm_acc,
+        mlm_unigram_accuracy: uni_acc,
+        mlm_loss,
+        seconds: started.elapsed().as_secs_f64(),
+        seconds_pretrain: secs_pre,
+        seconds_finetune_pretrained: secs_ft_pre,
+        seconds_finetune_scratch: secs_ft_scr,
+        device: gpu.name(),
+        train_passages: train_ex.len(),
+        test_passages: test_ex.len(),
+        config: c.clone(),
+    };
+    let json = serde_json::to_string_pretty(&s).map_err(|e| Error::Invalid(e.to_string()))?;
+    crate::checkpoint::write_atomic(&out.join("summary.json"), json.as_bytes())?;
+    println!();
+    println!("{:<34} {:>10}", "", "result");
+    println!("{:<34} {:>9.1}%", "novel accuracy, pretrained", 100.0 * pre_acc);
+    println!("{:<34} {:>9.1}%", "novel accuracy, from scratch", 100.0 * scr_acc);
+    println!("{:<34} {:>+9.1} pts", "gain from pretraining", 100.0 * (pre_acc - scr_acc));
+    println!("{:<34} {:>9.1}%  (unigram baseline {:.1}%)", "held-out masked-token accuracy", 100.0 * mlm_acc, 100.0 * uni_acc);
+    println!("{:<34} {:>9.1} s", "pretraining", secs_pre);
+    println!("{:<34} {:>9.1} s", "fine-tuning (pretrained)", secs_ft_pre);
+    println!("{:<34} {:>9.1} s", "fine-tuning (from scratch)", secs_ft_scr);
+    println!("{:<34} {:>9.1} s", "total", s.seconds);
+    println!("{:<34} {}", "device", s.device);
+    println!("wrote {}", PathBuf::from(out).join("summary.json").display());
+    Ok(s)
+}

@@ -1,0 +1,2 @@
+//! Models built from `nn` layers.
+pub mod bert;
