@@ -1,0 +1,163 @@
+//! matmul against an f64 reference: every transpose combination, awkward shapes, batches with a shared
+//! operand, bias, both kernels (`matmul_sg8`, `matmul_tile`) whatever the adapter picks, and bad inputs.
+mod common;
+use common::*;
+
+use pretext::kernels::matmul::{matmul, matmul_with, MatmulTiling};
+use pretext::{DType, Error, Tensor};
+
+/// C[bt, i, j] = sum_k op(A)[bt, i, k] * op(B)[bt, k, j] + bias[j], in f64. `a`/`b` are stored as the kernel
+/// receives them (transposed layouts when trans_*); a_batch/b_batch = false means shared by every batch.
+#[allow(clippy::too_many_arguments)]
+fn matmul_ref(
+    a: &[f32], b: &[f32], bias: Option<&[f32]>, batch: usize, m: usize, n: usize, k: usize,
+    trans_a: bool, trans_b: bool, a_batch: bool, b_batch: bool,
+) -> Vec<f64> {
+    let mut c = vec![0.0f64; batch * m * n];
+    for bt in 0..batch {
+        let ao = if a_batch { bt * m * k } else { 0 };
+        let bo = if b_batch { bt * k * n } else { 0 };
+        for i in 0..m {
+            for j in 0..n {
+                let mut s = bias.map_or(0.0, |v| v[j] as f64);
+                for kk in 0..k {
+                    let av = if trans_a { a[ao + kk * m + i] } else { a[ao + i * k + kk] };
+                    let bv = if trans_b { b[bo + j * k + kk] } else { b[bo + kk * n + j] };
+                    s += av as f64 * bv as f64;
+                }
+                c[(bt * m + i) * n + j] = s;
+            }
+        }
+    }
+    c
+}
+
+struct Case {
+    batch: Option<usize>, // None: both rank 2
+    m: usize,
+    n: usize,
+    k: usize,
+    trans_a: bool,
+    trans_b: bool,
+    a_batched: bool,
+    b_batched: bool,
+    bias: bool,
+}
+
+/// Runs one case with both kernels and returns the worse rel L2 error.
+fn run(c: &Case, seed: u64) -> f64 {
+    let g = gpu();
+    let mut rng = Rng::new(seed);
+    let bt = c.batch.unwrap_or(1);
+    let (a_rows, a_cols) = if c.trans_a { (c.k, c.m) } else { (c.m, c.k) };
+    let (b_rows, b_cols) = if c.trans_b { (c.n, c.k) } else { (c.k, c.n) };
+    let a_batch = c.batch.is_some() && c.a_batched;
+    let b_batch = c.batch.is_some() && c.b_batched;
+    let a_shape: Vec<usize> = if a_batch { vec![bt, a_rows, a_cols] } else { vec![a_rows, a_cols] };
+    let b_shape: Vec<usize> = if b_batch { vec![bt, b_rows, b_cols] } else { vec![b_rows, b_cols] };
+    let a = rng.vec_f32(a_shape.iter().product());
+    let b = rng.vec_f32(b_shape.iter().product());
+    let bias = c.bias.then(|| rng.vec_f32(c.n));
+    let want = matmul_ref(&a, &b, bias.as_deref(), bt, c.m, c.n, c.k, c.trans_a, c.trans_b, a_batch, b_batch);
+    let ta = Tensor::from_slice(g, &a, &a_shape).unwrap();
+    let tb = Tensor::from_slice(g, &b, &b_shape).unwrap();
+    let tbias = bias.as_ref().map(|v| Tensor::from_slice(g, v, &[c.n]).unwrap());
+    let want_shape: Vec<usize> = match c.batch {
+        Some(bt) => vec![bt, c.m, c.n],
+        None => vec![c.m, c.n],
+    };
+    let mut worst = 0.0f64;
+    for tiling in [MatmulTiling::Subgroup8, MatmulTiling::Invocation] {
+        if tiling == MatmulTiling::Subgroup8 && g.subgroup_size() != Some(8) {
+            continue; // the subgroup kernel needs 8-lane subgroups
+        }
+        let out = matmul_with(g, &ta, &tb, c.trans_a, c.trans_b, tbias.as_ref(), tiling).unwrap();
+        assert_eq!(out.shape(), want_shape.as_slice());
+        let got = out.to_vec::<f32>(g).unwrap();
+        let err = if want.iter().all(|&w| w == 0.0) { max_abs(&got, &want) } else { rel_l2(&got, &want) };
+        worst = worst.max(err);
+    }
+    worst
+}
+
+fn case(m: usize, n: usize, k: usize, trans_a: bool, trans_b: bool) -> Case {
+    Case { batch: None, m, n, k, trans_a, trans_b, a_batched: true, b_batched: true, bias: false }
+}
+
+#[test]
+fn all_transposes_on_awkward_shapes() {
+    // 1x1x1, primes, K = 1, multiples of 4 (vec4 paths), non-multiples of the 32 x 32 / 64 x 32 tiles.
+    let shapes = [(1, 1, 1), (7, 13, 29), (67, 31, 131), (5, 9, 1), (33, 40, 12), (64, 32, 16), (3, 4, 8), (40, 36, 7)];
+    let mut seed = 1;
+    for &(m, n, k) in &shapes {
+        for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+            seed += 1;
+            let err = run(&case(m, n, k, ta, tb), seed);
+            assert!(err <= 1e-5, "matmul {m}x{n}x{k} trans_a={ta} trans_b={tb}: rel L2 error {err:.2e} > 1e-5");
+        }
+    }
+}
+
+#[test]
+fn bias_is_added_to_every_row() {
+    for (m, n, k, ta, tb) in [(7, 13, 29, false, false), (33, 12, 16, false, true), (2, 5, 3, true, true)] {
+        let c = Case { bias: true, ..case(m, n, k, ta, tb) };
+        let err = run(&c, 100 + m as u64);
+        assert!(err <= 1e-5, "matmul+bias {m}x{n}x{k} trans_a={ta} trans_b={tb}: rel L2 error {err:.2e} > 1e-5");
+    }
+}
+
+#[test]
+fn batched_with_a_shared_operand_on_either_side() {
+    // (a batched, b batched): both, only A (B = shared weight), only B (A shared).
+    for (ab, bb, ta, tb) in [(true, true, false, false), (true, false, false, true), (false, true, true, false), (true, true, true, true)] {
+        let c = Case { batch: Some(3), a_batched: ab, b_batched: bb, bias: true, ..case(19, 37, 24, ta, tb) };
+        let err = run(&c, 200 + ab as u64 * 2 + bb as u64);
+        assert!(err <= 1e-5, "batched matmul a_batched={ab} b_batched={bb} trans_a={ta} trans_b={tb}: rel L2 {err:.2e} > 1e-5");
+    }
+}
+
+#[test]
+fn k_zero_gives_bias_and_empty_shapes_give_empty_outputs() {
+    let err = run(&Case { bias: true, ..case(5, 6, 0, false, false) }, 300);
+    assert!(err <= 1e-6, "matmul with k = 0 must give the bias exactly: max |err| {err:.2e}");
+    let g = gpu();
+    let a = Tensor::from_slice::<f32>(g, &[], &[0, 4]).unwrap();
+    let b = Tensor::from_slice(g, &[0.0f32; 12], &[4, 3]).unwrap();
+    assert_eq!(matmul(g, &a, &b, false, false, None).unwrap().shape(), &[0, 3]);
+}
+
+#[test]
+fn large_case() {
+    // 257x511x384: k = 384 f32 products per output; accumulated in f32 the rounding error grows like
+    // sqrt(k) * 2^-24 relative, about 1e-6 here, so the 1e-5 bound still holds; we allow 2e-5 to leave room
+    // for the different summation order of the two kernels.
+    for (ta, tb) in [(false, false), (false, true), (true, false)] {
+        let err = run(&case(257, 511, 384, ta, tb), 400 + ta as u64 + 2 * tb as u64);
+        assert!(err <= 2e-5, "matmul 257x511x384 trans_a={ta} trans_b={tb}: rel L2 error {err:.2e} > 2e-5");
+    }
+}
+
+#[test]
+fn bad_inputs_are_errors() {
+    let g = gpu();
+    let a = Tensor::from_slice(g, &[0.0f32; 12], &[3, 4]).unwrap();
+    let b = Tensor::from_slice(g, &[0.0f32; 15], &[5, 3]).unwrap();
+    let e = matmul(g, &a, &b, false, false, None).unwrap_err();
+    assert!(matches!(e, Error::Shape(ref m) if m.contains("matmul: b has shape [5, 3]")), "K mismatch: {e}");
+    let b = Tensor::from_slice(g, &[0.0f32; 8], &[4, 2]).unwrap();
+    let bias = Tensor::from_slice(g, &[0.0f32; 3], &[3]).unwrap();
+    let e = matmul(g, &a, &b, false, false, Some(&bias)).unwrap_err();
+    assert!(matches!(e, Error::Shape(ref m) if m.contains("bias has shape [3], expected [2]")), "bias size: {e}");
+    let ai = Tensor::from_slice(g, &[0i32; 12], &[3, 4]).unwrap();
+    let e = matmul(g, &ai, &b, false, false, None).unwrap_err();
+    assert!(matches!(e, Error::DType(ref m) if m.contains("matmul: a is i32")), "dtype: {e}");
+    let a3 = Tensor::from_slice(g, &[0.0f32; 24], &[2, 3, 4]).unwrap();
+    let b3 = Tensor::from_slice(g, &[0.0f32; 24], &[3, 4, 2]).unwrap();
+    let e = matmul(g, &a3, &b3, false, false, None).unwrap_err();
+    assert!(matches!(e, Error::Shape(ref m) if m.contains("batch sizes 2 and 3")), "batch mismatch: {e}");
+    let a4 = Tensor::from_slice(g, &[0.0f32; 24], &[1, 2, 3, 4]).unwrap();
+    let e = matmul(g, &a4, &b, false, false, None).unwrap_err();
+    assert!(matches!(e, Error::Shape(ref m) if m.contains("expected rank 2 or 3")), "rank: {e}");
+    let _ = DType::F32;
+}
