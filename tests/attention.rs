@@ -243,3 +243,42 @@ fn bad_inputs_are_errors() {
     bwd_err(attention_bwd(g, &q, &t(&[2, 1, 5, 8]), &v, &f.out, &f.lse, &q, None, false, 1.0), "k");
     bwd_err(attention_bwd(g, &q, &k, &v, &f.out, &f.lse, &q, Some(&lens3), false, 1.0), "lengths");
 }
+
+#[test]
+fn unfused_bench_baseline_matches_reference() {
+    // The bench's baseline must compute the same thing, or its timings mean nothing.
+    use pretext::bench::attention::{unfused_bwd, unfused_fwd};
+    let g = gpu();
+    let c = case([2, 2, 9, 6], None, false);
+    let mut rng = Rng::new(400);
+    let n = 2 * 2 * 9 * 6;
+    let (q, k, v, dout) = (rng.vec_f32(n), rng.vec_f32(n), rng.vec_f32(n), rng.vec_f32(n));
+    let t = |x: &[f32]| Tensor::from_slice(g, x, &c.dims).unwrap();
+    let (qt, kt, vt, dt) = (t(&q), t(&k), t(&v), t(&dout));
+    let (o, probs) = unfused_fwd(g, &qt, &kt, &vt, 0.6).unwrap();
+    let grads = unfused_bwd(g, &qt, &kt, &vt, &probs, &dt, 0.6).unwrap();
+    let (q64, k64, v64, d64) = (f64s(&q), f64s(&k), f64s(&v), f64s(&dout));
+    let (o_ref, _) = attention_ref(&c, &q64, &k64, &v64, 0.6);
+    let err = rel_l2(&o.to_vec::<f32>(g).unwrap(), &o_ref);
+    assert!(err <= 1e-5, "attention_unfused_fwd: rel L2 error {err:.2e} > 1e-5");
+    let want = attention_grad_ref(&c, &q64, &k64, &v64, &d64, 0.6);
+    for (name, got, want) in [("dq", &grads[0], &want[0]), ("dk", &grads[1], &want[1]), ("dv", &grads[2], &want[2])] {
+        let err = rel_l2(&got.to_vec::<f32>(g).unwrap(), want);
+        assert!(err <= 1e-5, "attention_unfused_bwd: {name} rel L2 error {err:.2e} > 1e-5");
+    }
+}
+
+#[test]
+fn zz_compile_times() {
+    let g = gpu();
+    for d in [1usize, 8, 16, 31, 32, 64, 128] {
+        let x = Tensor::from_slice(g, &vec![0.1f32; 2 * d], &[1, 1, 2, d]).unwrap();
+        let t0 = std::time::Instant::now();
+        let f = attention_fwd(g, &x, &x, &x, None, false, 1.0).unwrap();
+        f.lse.to_vec::<f32>(g).unwrap();
+        let t1 = t0.elapsed();
+        let gr = attention_bwd(g, &x, &x, &x, &f.out, &f.lse, &x, None, false, 1.0).unwrap();
+        gr.dq.to_vec::<f32>(g).unwrap();
+        eprintln!("d={d}: fwd {:?} bwd {:?}", t1, t0.elapsed() - t1);
+    }
+}
