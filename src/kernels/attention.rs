@@ -1,23 +1,152 @@
-//! STUB (replaced by the family branch): signatures of docs/kernel_api.md.
-#![allow(unused_variables)]
+//! Fused scaled-dot-product attention (`shaders/attention.wgsl`): O = softmax(Q·Kᵀ·scale + mask)·V over
+//! [batch, heads, seq, head_dim], never holding the seq×seq scores (memory linear in seq).
+//!
+//! Forward: one query row per invocation, an online softmax over blocks of keys, O and the row log-sum-exp saved.
+//! Backward (three dispatches, each sum in a fixed order, no atomics): `bwd_stats` packs (lse_i, delta_i = dO_i·O_i)
+//! per row; `bwd_dq` recomputes P row by row for dQ; `bwd_dkdv` recomputes P column by column for dK and dV.
+use bytemuck::{Pod, Zeroable};
+
+use super::{grid_1d, launch};
 use crate::gpu::Gpu;
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor};
 use crate::{Error, Result};
 
-#[derive(Debug, Clone)]
-pub struct AttentionOut { pub out: Tensor, pub lse: Tensor }
+/// Largest head_dim the kernels hold in registers (`MAX_VEC` · 4 in attention.wgsl).
+pub const MAX_HEAD_DIM: usize = 128;
 
-#[derive(Debug, Clone)]
-pub struct AttentionGrads { pub dq: Tensor, pub dk: Tensor, pub dv: Tensor }
+/// Rows per workgroup (`WG` in attention.wgsl).
+const WG: usize = 64;
 
-/// causal masks j > i. A fully masked row gives O = 0 and lse = -inf (or a documented sentinel).
-pub fn attention_fwd(gpu: &Gpu, q: &Tensor, k: &Tensor, v: &Tensor, lengths: Option<&Tensor>, causal: bool, scale: f32) -> Result<AttentionOut> {
-    let _ = gpu;
-    Err(Error::Gpu("attention_fwd: not built yet".into()))
+/// Forward results: the attention output and what the backward pass needs besides it.
+pub struct AttentionOut {
+    pub out: Tensor, // [batch, heads, seq, head_dim]
+    pub lse: Tensor, // [batch, heads, seq]  log Σ_j exp(scaled, masked score); −inf for a row with no key
 }
 
-pub fn attention_bwd(gpu: &Gpu, q: &Tensor, k: &Tensor, v: &Tensor, out: &Tensor, lse: &Tensor, dout: &Tensor,
-                     lengths: Option<&Tensor>, causal: bool, scale: f32) -> Result<AttentionGrads> {
-    let _ = gpu;
-    Err(Error::Gpu("attention_bwd: not built yet".into()))
+/// Gradients of the attention inputs.
+pub struct AttentionGrads {
+    pub dq: Tensor, // [batch, heads, seq, head_dim]
+    pub dk: Tensor, // [batch, heads, seq, head_dim]
+    pub dv: Tensor, // [batch, heads, seq, head_dim]
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Params {
+    rows: u32,
+    seq: u32,
+    heads: u32,
+    causal: u32,
+    has_lengths: u32,
+    scale: f32,
+    neg_inf: f32,
+    _pad: u32,
+} // = Params in attention.wgsl
+
+/// Checks q, k, v (same [batch, heads, seq, head_dim], f32, head_dim <= 128) and lengths ([batch] I32).
+fn check_inputs(op: &str, q: &Tensor, k: &Tensor, v: &Tensor, lengths: Option<&Tensor>) -> Result<[usize; 4]> {
+    q.expect_dtype(op, "q", DType::F32)?;
+    k.expect_dtype(op, "k", DType::F32)?;
+    v.expect_dtype(op, "v", DType::F32)?;
+    let dims = q.dims::<4>(op, "q")?;
+    k.expect_shape(op, "k", &dims)?;
+    v.expect_shape(op, "v", &dims)?;
+    let [batch, _, _, head_dim] = dims;
+    if head_dim > MAX_HEAD_DIM {
+        return Err(Error::Shape(format!(
+            "{op}: q has shape {:?}: head_dim {head_dim} exceeds the supported {MAX_HEAD_DIM}",
+            q.shape()
+        )));
+    }
+    if let Some(l) = lengths {
+        l.expect_dtype(op, "lengths", DType::I32)?;
+        l.expect_shape(op, "lengths", &[batch])?;
+    }
+    if q.numel() > u32::MAX as usize / 2 {
+        return Err(Error::Shape(format!("{op}: q has shape {:?}, too large for 32-bit indexing", q.shape())));
+    }
+    Ok(dims)
+}
+
+fn params(dims: [usize; 4], lengths: Option<&Tensor>, causal: bool, scale: f32) -> Params {
+    let [batch, heads, seq, _] = dims;
+    Params {
+        rows: (batch * heads * seq) as u32,
+        seq: seq as u32,
+        heads: heads as u32,
+        causal: causal as u32,
+        has_lengths: lengths.is_some() as u32,
+        scale,
+        neg_inf: f32::NEG_INFINITY,
+        _pad: 0,
+    }
+}
+
+/// The lengths binding: the given tensor, or a one-element stand-in the shader never reads.
+fn lengths_or_dummy(gpu: &Gpu, lengths: Option<&Tensor>) -> Result<Tensor> {
+    match lengths {
+        Some(l) => Ok(l.clone()),
+        None => Tensor::empty(gpu, &[1], DType::I32),
+    }
+}
+
+/// O = softmax(Q·Kᵀ·scale + mask)·V; keys j >= lengths[b] are masked (lengths: [batch] I32, None = all valid,
+/// values clamped to [0, seq]); causal masks j > i. A fully masked row gives O = 0 and lse = −inf.
+pub fn attention_fwd(gpu: &Gpu, q: &Tensor, k: &Tensor, v: &Tensor, lengths: Option<&Tensor>, causal: bool, scale: f32) -> Result<AttentionOut> {
+    let op = "attention_fwd";
+    let dims = check_inputs(op, q, k, v, lengths)?;
+    let [batch, heads, seq, head_dim] = dims;
+    let out = Tensor::empty(gpu, &dims, DType::F32)?;
+    let lse = Tensor::empty(gpu, &[batch, heads, seq], DType::F32)?;
+    let rows = batch * heads * seq;
+    if rows == 0 {
+        return Ok(AttentionOut { out, lse });
+    }
+    let lens = lengths_or_dummy(gpu, lengths)?;
+    let p = params(dims, lengths, causal, scale);
+    let constants = [("HEAD_DIM", head_dim as f64)];
+    launch(gpu, "attention", "attention_fwd", &constants, &p, &[q, k, v, &lens], &[&out, &lse], grid_1d(gpu, rows.div_ceil(WG))?)?;
+    Ok(AttentionOut { out, lse })
+}
+
+/// dQ, dK, dV of O = attention_fwd(q, k, v, lengths, causal, scale), given O, its lse and dO; P is recomputed
+/// block by block from lse (never stored). Fully masked rows and masked keys get zero gradients.
+#[allow(clippy::too_many_arguments)]
+pub fn attention_bwd(
+    gpu: &Gpu,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    out: &Tensor,
+    lse: &Tensor,
+    dout: &Tensor,
+    lengths: Option<&Tensor>,
+    causal: bool,
+    scale: f32,
+) -> Result<AttentionGrads> {
+    let op = "attention_bwd";
+    let dims = check_inputs(op, q, k, v, lengths)?;
+    let [batch, heads, seq, head_dim] = dims;
+    out.expect_dtype(op, "out", DType::F32)?;
+    out.expect_shape(op, "out", &dims)?;
+    dout.expect_dtype(op, "dout", DType::F32)?;
+    dout.expect_shape(op, "dout", &dims)?;
+    lse.expect_dtype(op, "lse", DType::F32)?;
+    lse.expect_shape(op, "lse", &[batch, heads, seq])?;
+    let dq = Tensor::empty(gpu, &dims, DType::F32)?;
+    let dk = Tensor::empty(gpu, &dims, DType::F32)?;
+    let dv = Tensor::empty(gpu, &dims, DType::F32)?;
+    let rows = batch * heads * seq;
+    if rows == 0 || head_dim == 0 {
+        return Ok(AttentionGrads { dq, dk, dv });
+    }
+    let lens = lengths_or_dummy(gpu, lengths)?;
+    let p = params(dims, lengths, causal, scale);
+    let constants = [("HEAD_DIM", head_dim as f64)];
+    let groups = grid_1d(gpu, rows.div_ceil(WG))?;
+    let stats = Tensor::empty(gpu, &[batch, heads, seq, 2], DType::F32)?; // (lse, delta) per row
+    launch(gpu, "attention", "attention_bwd_stats", &constants, &p, &[out, dout, lse], &[&stats], groups)?;
+    launch(gpu, "attention", "attention_bwd_dq", &constants, &p, &[q, k, v, &lens, dout, &stats], &[&dq], groups)?;
+    launch(gpu, "attention", "attention_bwd_dkdv", &constants, &p, &[q, k, v, &lens, dout, &stats], &[&dk, &dv], groups)?;
+    Ok(AttentionGrads { dq, dk, dv })
 }
