@@ -1,19 +1,76 @@
-//! STUB (replaced by the family branch): signatures of docs/kernel_api.md.
-#![allow(unused_variables)]
+//! Elementwise activations and their backward (`shaders/activation.wgsl`): exact (erf) and tanh GELU,
+//! ReLU, tanh; and erf itself, which WGSL lacks and the exact GELU is built on.
+use bytemuck::{Pod, Zeroable};
+
+use super::launch;
 use crate::gpu::Gpu;
-use crate::tensor::Tensor;
-use crate::{Error, Result};
+use crate::tensor::{DType, Tensor};
+use crate::Result;
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Activation { GeluErf, GeluTanh, Relu, Tanh }
+const SHADER: &str = "activation";
+/// Invocations (= elements) per workgroup (`WG` in activation.wgsl).
+const WG: usize = 256;
 
+/// An elementwise activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// x·Φ(x), Φ the standard normal CDF (erf form, as PyTorch's default GELU).
+    GeluErf,
+    /// 0.5x(1 + tanh(√(2/π)(x + 0.044715x³))), as GPT-2 / PyTorch's `approximate="tanh"`.
+    GeluTanh,
+    /// max(x, 0); derivative 0 at 0.
+    Relu,
+    /// tanh(x).
+    Tanh,
+}
+
+impl Activation {
+    fn entries(self) -> (&'static str, &'static str) {
+        match self {
+            Activation::GeluErf => ("gelu_erf_fwd", "gelu_erf_bwd"),
+            Activation::GeluTanh => ("gelu_tanh_fwd", "gelu_tanh_bwd"),
+            Activation::Relu => ("relu_fwd", "relu_bwd"),
+            Activation::Tanh => ("tanh_fwd", "tanh_bwd"),
+        }
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Params {
+    n: u32,
+    _pad: [u32; 3],
+} // = `Params` in activation.wgsl
+
+/// One invocation per element: `entry` over x (and dy), into a new tensor of x's shape.
+fn elementwise(gpu: &Gpu, entry: &'static str, reads: &[&Tensor], shape: &[usize]) -> Result<Tensor> {
+    let out = Tensor::empty(gpu, shape, DType::F32)?;
+    let n = out.numel();
+    if n == 0 {
+        return Ok(out);
+    }
+    let p = Params { n: n as u32, _pad: [0; 3] };
+    launch(gpu, SHADER, entry, &[], &p, reads, &[&out], gpu.grid_1d(n.div_ceil(WG))?)?;
+    Ok(out)
+}
+
+/// y = act(x), elementwise.
 pub fn activation_fwd(gpu: &Gpu, x: &Tensor, act: Activation) -> Result<Tensor> {
-    let _ = gpu;
-    Err(Error::Gpu("activation_fwd: not built yet".into()))
+    x.expect_dtype("activation_fwd", "x", DType::F32)?;
+    elementwise(gpu, act.entries().0, &[x], x.shape())
 }
 
 /// dx = dy * act'(x)
 pub fn activation_bwd(gpu: &Gpu, x: &Tensor, dy: &Tensor, act: Activation) -> Result<Tensor> {
-    let _ = gpu;
-    Err(Error::Gpu("activation_bwd: not built yet".into()))
+    const OP: &str = "activation_bwd";
+    x.expect_dtype(OP, "x", DType::F32)?;
+    dy.expect_dtype(OP, "dy", DType::F32)?;
+    dy.expect_shape(OP, "dy", x.shape())?;
+    elementwise(gpu, act.entries().1, &[x, dy], x.shape())
+}
+
+/// y = erf(x), elementwise, by the approximation the exact GELU uses (max abs error ~6e-8 in f32 arithmetic).
+pub fn erf(gpu: &Gpu, x: &Tensor) -> Result<Tensor> {
+    x.expect_dtype("erf", "x", DType::F32)?;
+    elementwise(gpu, "erf_fwd", &[x], x.shape())
 }

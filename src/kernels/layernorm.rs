@@ -1,23 +1,197 @@
-//! STUB (replaced by the family branch): signatures of docs/kernel_api.md.
-#![allow(unused_variables)]
+//! Layer normalisation over the last axis (`shaders/layernorm.wgsl`), forward and backward.
+//!
+//! Dimensions: `rows` = the product of every leading dim of x, `dim` = the last. The row kernels come in two
+//! mappings, [`RowMap`], which the launchers pick from the shape and the adapter ([`row_map`]).
+use bytemuck::{Pod, Zeroable};
+
+use super::launch;
 use crate::gpu::Gpu;
-use crate::tensor::Tensor;
-use crate::{Error, Result};
+use crate::tensor::{DType, Tensor};
+use crate::{bail, Result};
 
-#[derive(Debug, Clone)]
-pub struct LayerNormOut { pub y: Tensor, pub mean: Tensor , pub rstd: Tensor  }
+const SHADER: &str = "layernorm";
+/// Rows per workgroup of the one-invocation-per-row kernels (`ROWS_WG` in layernorm.wgsl and softmax.wgsl).
+const ROWS_WG: usize = 64;
+/// Invocations per workgroup of the column kernels of the dγ/dβ reduction.
+const COLS_WG: usize = 256;
 
-#[derive(Debug, Clone)]
-pub struct LayerNormGrads { pub dx: Tensor, pub dgamma: Tensor, pub dbeta: Tensor }
+/// How a row kernel (layer norm, softmax) spreads rows over invocations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowMap {
+    /// One invocation per row, 64 rows per workgroup: no barriers, no workgroup memory.
+    PerInvocation,
+    /// One workgroup of 256 invocations per row: strided loads and a reduction in workgroup memory.
+    PerWorkgroup,
+}
+
+/// The mapping for `rows` rows of `dim` elements on this adapter.
+///
+/// A CPU adapter (lavapipe) runs a workgroup on one core with invocations as SIMD lanes, and barriers are
+/// costly, so one invocation per row wins whenever there are enough rows to give every core whole
+/// workgroups; a few long rows go one workgroup per row. A real GPU wants coalesced loads and thousands of
+/// threads in flight: a workgroup per row, except for very short rows.
+pub fn row_map(gpu: &Gpu, rows: usize, dim: usize) -> RowMap {
+    if gpu.is_cpu() {
+        if rows >= 4 * ROWS_WG || dim <= 256 { RowMap::PerInvocation } else { RowMap::PerWorkgroup }
+    } else if dim <= 32 {
+        RowMap::PerInvocation
+    } else {
+        RowMap::PerWorkgroup
+    }
+}
+
+/// The workgroup grid of a row kernel under `map`.
+pub(crate) fn row_grid(gpu: &Gpu, rows: usize, map: RowMap) -> Result<[u32; 3]> {
+    match map {
+        RowMap::PerInvocation => gpu.grid_1d(rows.div_ceil(ROWS_WG)),
+        RowMap::PerWorkgroup => gpu.grid_1d(rows),
+    }
+}
+
+/// (rows, dim) of an f32 tensor of rank >= 1: every leading dim folded into rows.
+pub(crate) fn rows_dim(op: &str, name: &str, x: &Tensor) -> Result<(usize, usize)> {
+    x.expect_dtype(op, name, DType::F32)?;
+    let Some((&dim, lead)) = x.shape().split_last() else {
+        bail!(Shape, "{op}: {name} has shape [], expected rank >= 1 (the last axis is normalised)");
+    };
+    Ok((lead.iter().product(), dim))
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Rows {
+    rows: u32,
+    dim: u32,
+    eps: f32,
+    _pad: u32,
+} // = `Rows` in layernorm.wgsl
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Blocks {
+    rows: u32,
+    dim: u32,
+    rows_per_block: u32,
+    blocks: u32,
+} // = `Blocks` in layernorm.wgsl
+
+/// The forward outputs; `mean` and `rstd` are kept for the backward pass.
+pub struct LayerNormOut {
+    pub y: Tensor,    // x's shape
+    pub mean: Tensor, // [rows]
+    pub rstd: Tensor, // [rows]  1/sqrt(biased var + eps)
+}
+
+/// The gradients of the backward pass.
+pub struct LayerNormGrads {
+    pub dx: Tensor,     // x's shape
+    pub dgamma: Tensor, // [dim]
+    pub dbeta: Tensor,  // [dim]
+}
 
 /// Normalises over the last axis (x: [.., dim], gamma/beta: [dim]).
 pub fn layernorm_fwd(gpu: &Gpu, x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f32) -> Result<LayerNormOut> {
-    let _ = gpu;
-    Err(Error::Gpu("layernorm_fwd: not built yet".into()))
+    let (rows, dim) = rows_dim("layernorm_fwd", "x", x)?;
+    layernorm_fwd_mapped(gpu, x, gamma, beta, eps, row_map(gpu, rows, dim))
+}
+
+/// `layernorm_fwd` with the row mapping forced (for tests and benchmarks of both kernels).
+pub fn layernorm_fwd_mapped(gpu: &Gpu, x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f32, map: RowMap) -> Result<LayerNormOut> {
+    const OP: &str = "layernorm_fwd";
+    let (rows, dim) = rows_dim(OP, "x", x)?;
+    for (name, t) in [("gamma", gamma), ("beta", beta)] {
+        t.expect_dtype(OP, name, DType::F32)?;
+        t.expect_shape(OP, name, &[dim])?;
+    }
+    if !(eps.is_finite() && eps >= 0.0) {
+        bail!(Invalid, "{OP}: eps is {eps}, expected a finite value >= 0");
+    }
+    let out = LayerNormOut {
+        y: Tensor::empty(gpu, x.shape(), DType::F32)?,
+        mean: Tensor::empty(gpu, &[rows], DType::F32)?,
+        rstd: Tensor::empty(gpu, &[rows], DType::F32)?,
+    };
+    if rows == 0 {
+        return Ok(out);
+    }
+    let entry = match map {
+        RowMap::PerInvocation => "fwd_rows",
+        RowMap::PerWorkgroup => "fwd_wide",
+    };
+    let groups = row_grid(gpu, rows, map)?;
+    let p = Rows { rows: rows as u32, dim: dim as u32, eps, _pad: 0 };
+    launch(gpu, SHADER, entry, &[], &p, &[x, gamma, beta], &[&out.y, &out.mean, &out.rstd], groups)?;
+    Ok(out)
 }
 
 /// dgamma/dbeta by a deterministic two-stage reduction over rows (no atomics).
 pub fn layernorm_bwd(gpu: &Gpu, dy: &Tensor, x: &Tensor, gamma: &Tensor, mean: &Tensor, rstd: &Tensor) -> Result<LayerNormGrads> {
-    let _ = gpu;
-    Err(Error::Gpu("layernorm_bwd: not built yet".into()))
+    let (rows, dim) = rows_dim("layernorm_bwd", "x", x)?;
+    layernorm_bwd_mapped(gpu, dy, x, gamma, mean, rstd, row_map(gpu, rows, dim))
+}
+
+/// Rows per block of stage 1 of the dγ/dβ reduction: at least 64, and at most about 512 blocks for stage 2.
+fn rows_per_block(rows: usize) -> usize {
+    rows.div_ceil(512).max(64)
+}
+
+/// `layernorm_bwd` with the row mapping of the dx kernel forced (for tests and benchmarks of both kernels).
+pub fn layernorm_bwd_mapped(
+    gpu: &Gpu,
+    dy: &Tensor,
+    x: &Tensor,
+    gamma: &Tensor,
+    mean: &Tensor,
+    rstd: &Tensor,
+    map: RowMap,
+) -> Result<LayerNormGrads> {
+    const OP: &str = "layernorm_bwd";
+    let (rows, dim) = rows_dim(OP, "x", x)?;
+    dy.expect_dtype(OP, "dy", DType::F32)?;
+    dy.expect_shape(OP, "dy", x.shape())?;
+    gamma.expect_dtype(OP, "gamma", DType::F32)?;
+    gamma.expect_shape(OP, "gamma", &[dim])?;
+    for (name, t) in [("mean", mean), ("rstd", rstd)] {
+        t.expect_dtype(OP, name, DType::F32)?;
+        t.expect_shape(OP, name, &[rows])?;
+    }
+    let grads = LayerNormGrads {
+        dx: Tensor::empty(gpu, x.shape(), DType::F32)?,
+        dgamma: Tensor::empty(gpu, &[dim], DType::F32)?,
+        dbeta: Tensor::empty(gpu, &[dim], DType::F32)?,
+    };
+    if dim == 0 {
+        return Ok(grads);
+    }
+    if rows == 0 {
+        super::fill::fill(gpu, &grads.dgamma, 0.0)?;
+        super::fill::fill(gpu, &grads.dbeta, 0.0)?;
+        return Ok(grads);
+    }
+
+    let entry = match map {
+        RowMap::PerInvocation => "bwd_dx_rows",
+        RowMap::PerWorkgroup => "bwd_dx_wide",
+    };
+    let groups = row_grid(gpu, rows, map)?;
+    let p = Rows { rows: rows as u32, dim: dim as u32, eps: 0.0, _pad: 0 };
+    launch(gpu, SHADER, entry, &[], &p, &[x, gamma, dy, mean, rstd], &[&grads.dx], groups)?;
+
+    // Stage 1: per block of rows, per column. With one block it writes dgamma and dbeta directly.
+    let rpb = rows_per_block(rows);
+    let blocks = rows.div_ceil(rpb);
+    let pb = Blocks { rows: rows as u32, dim: dim as u32, rows_per_block: rpb as u32, blocks: blocks as u32 };
+    let col_groups = dim.div_ceil(COLS_WG) as u32;
+    let stage1 = [col_groups, blocks as u32, 1];
+    if blocks == 1 {
+        launch(gpu, SHADER, "dparams_partial", &[], &pb, &[x, gamma, dy, mean, rstd], &[&grads.dgamma, &grads.dbeta], stage1)?;
+        return Ok(grads);
+    }
+    let part_dgamma = Tensor::empty(gpu, &[blocks, dim], DType::F32)?;
+    let part_dbeta = Tensor::empty(gpu, &[blocks, dim], DType::F32)?;
+    launch(gpu, SHADER, "dparams_partial", &[], &pb, &[x, gamma, dy, mean, rstd], &[&part_dgamma, &part_dbeta], stage1)?;
+    // Stage 2: the blocks of each column in increasing order.
+    let stage2 = gpu.grid_1d(dim.div_ceil(COLS_WG))?;
+    launch(gpu, SHADER, "dparams_final", &[], &pb, &[&part_dgamma, &part_dbeta], &[&grads.dgamma, &grads.dbeta], stage2)?;
+    Ok(grads)
 }
