@@ -1,13 +1,61 @@
-//! STUB (replaced by the family branch): signatures of docs/kernel_api.md.
-#![allow(unused_variables)]
+//! Inverted dropout (`shaders/dropout.wgsl`) with a counter-based Philox-4x32-10 generator keyed by
+//! (seed, offset + element index): the mask is reproducible and never stored.
+use bytemuck::{Pod, Zeroable};
+
 use crate::gpu::Gpu;
-use crate::tensor::Tensor;
+use crate::kernels::fill::fill;
+use crate::kernels::launch;
+use crate::tensor::{DType, Tensor};
 use crate::{Error, Result};
 
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Params {
+    n: u32,
+    blocks: u32,
+    key_lo: u32,
+    key_hi: u32,
+    q_lo: u32,
+    q_hi: u32,
+    skip: u32,
+    threshold: u32,
+    scale: f32,
+    _pad: [u32; 3],
+} // = Params in dropout.wgsl
 
 /// y = x * keep / (1 - p), keep = philox(seed, offset + i) >= p; the mask is never stored: the backward
 /// pass calls dropout(dy, p, seed, offset) again. p = 0 copies.
 pub fn dropout(gpu: &Gpu, x: &Tensor, p: f32, seed: u64, offset: u64) -> Result<Tensor> {
-    let _ = gpu;
-    Err(Error::Gpu("dropout: not built yet".into()))
+    x.expect_dtype("dropout", "x", DType::F32)?;
+    if !(0.0..=1.0).contains(&p) {
+        return Err(Error::Invalid(format!("dropout: p = {p} is outside [0, 1]")));
+    }
+    let n = x.numel();
+    if p == 0.0 || n == 0 {
+        return x.deep_clone(gpu);
+    }
+    let out = Tensor::empty(gpu, x.shape(), DType::F32)?;
+    if p == 1.0 {
+        fill(gpu, &out, 0.0)?;
+        return Ok(out);
+    }
+    // keep iff (word >> 8) / 2^24 >= p, decided on integers: (word >> 8) >= ceil(p * 2^24).
+    let threshold = (p as f64 * (1u64 << 24) as f64).ceil() as u32;
+    let skip = (offset % 4) as usize;
+    let q = offset / 4;
+    let blocks = (skip + n).div_ceil(4);
+    let params = Params {
+        n: n as u32,
+        blocks: blocks as u32,
+        key_lo: seed as u32,
+        key_hi: (seed >> 32) as u32,
+        q_lo: q as u32,
+        q_hi: (q >> 32) as u32,
+        skip: skip as u32,
+        threshold,
+        scale: (1.0 / (1.0 - p as f64)) as f32,
+        _pad: [0; 3],
+    };
+    launch(gpu, "dropout", "dropout", &[], &params, &[x], &[&out], gpu.grid_1d(blocks.div_ceil(256))?)?;
+    Ok(out)
 }
