@@ -12,6 +12,7 @@ struct Params { rows: u32, vocab: u32, _pad0: u32, _pad1: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 
 const WG: u32 = 256u;
+const NONE: u32 = 0xffffffffu;
 var<workgroup> tree_u: array<u32, WG>;
 var<workgroup> tree_m: array<f32, WG>;
 var<workgroup> tree_s: array<f32, WG>;
@@ -56,7 +57,19 @@ fn inv_count() -> f32 {
     return 1.0 / f32(max(count[0], 1u));
 }
 
-// ce_rows: one invocation per row (short rows, or many rows on a CPU adapter).
+// Online softmax denominator: (m, s) -> (max(m, x), s * exp(m - max) + exp(x - max)).
+fn online(m: ptr<function, f32>, s: ptr<function, f32>, x: f32) {
+    if (x > *m) {
+        *s = *s * exp(*m - x) + 1.0;
+        *m = x;
+    } else {
+        *s += exp(x - *m);
+    }
+}
+
+// ce_rows: one invocation per row (short rows, or many rows on a CPU adapter). Two sweeps of the row,
+// four elements per iteration: lavapipe stops a shader invocation after 65535 loop iterations in all.
+// An ignored row runs the same code with weight 0 (no divergent branch, no extra loop).
 @compute @workgroup_size(64)
 fn ce_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let r = (wid.x + wid.y * nwg.x) * 64u + lid.x;
@@ -65,32 +78,36 @@ fn ce_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     }
     let base = r * p.vocab;
     let t = targets[r];
-    if (!counted(t)) {
-        for (var j = 0u; j < p.vocab; j++) {
-            grad[base + j] = 0.0;
-        }
-        row_loss[r] = 0.0;
-        return;
-    }
+    let ok = counted(t);
+    let tu = select(NONE, u32(t), ok);
+    let inv = select(0.0, inv_count(), ok);
     var m = logits[base];
-    var s = 1.0;
-    for (var j = 1u; j < p.vocab; j++) {
-        let x = logits[base + j];
-        if (x > m) {
-            s = s * exp(m - x) + 1.0;
-            m = x;
-        } else {
-            s += exp(x - m);
-        }
+    var s = 0.0;
+    let v4 = p.vocab & ~3u;
+    for (var j = 0u; j < v4; j += 4u) {
+        online(&m, &s, logits[base + j]);
+        online(&m, &s, logits[base + j + 1u]);
+        online(&m, &s, logits[base + j + 2u]);
+        online(&m, &s, logits[base + j + 3u]);
+    }
+    for (var j = v4; j < p.vocab; j++) {
+        online(&m, &s, logits[base + j]);
     }
     let lse = m + log(s);
-    let inv = inv_count();
-    for (var j = 0u; j < p.vocab; j++) {
-        grad[base + j] = exp(logits[base + j] - lse) * inv;
+    for (var j = 0u; j < v4; j += 4u) {
+        grad[base + j] = (exp(logits[base + j] - lse) - select(0.0, 1.0, j == tu)) * inv;
+        grad[base + j + 1u] = (exp(logits[base + j + 1u] - lse) - select(0.0, 1.0, j + 1u == tu)) * inv;
+        grad[base + j + 2u] = (exp(logits[base + j + 2u] - lse) - select(0.0, 1.0, j + 2u == tu)) * inv;
+        grad[base + j + 3u] = (exp(logits[base + j + 3u] - lse) - select(0.0, 1.0, j + 3u == tu)) * inv;
     }
-    let tu = u32(t);
-    grad[base + tu] = (exp(logits[base + tu] - lse) - 1.0) * inv;
-    row_loss[r] = (lse - logits[base + tu]) * inv;
+    for (var j = v4; j < p.vocab; j++) {
+        grad[base + j] = (exp(logits[base + j] - lse) - select(0.0, 1.0, j == tu)) * inv;
+    }
+    var l = 0.0;
+    if (ok) {
+        l = (lse - logits[base + tu]) * inv;
+    }
+    row_loss[r] = l;
 }
 
 // ce_rows_wg: one workgroup of 256 per row (long rows): strided online max/sum, then a tree of (max, sum) pairs.

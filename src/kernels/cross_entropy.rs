@@ -22,10 +22,11 @@ struct Params {
     _pad: [u32; 2],
 } // = Params in cross_entropy.wgsl
 
-/// Whether to give each row a workgroup (long rows; on a CPU adapter only when there are too few rows
-/// to keep its cores busy with one invocation per row).
+/// Whether to give each row a workgroup: long rows on a GPU; on a CPU adapter only when there are too few rows
+/// to keep its cores busy with one invocation per row, or rows so long that two sweeps of them, four elements
+/// an iteration, would pass lavapipe's limit of 65535 loop iterations per invocation.
 fn workgroup_per_row(gpu: &Gpu, rows: usize, vocab: usize) -> bool {
-    vocab >= 256 && (!gpu.is_cpu() || rows < 16)
+    vocab >= 256 && (!gpu.is_cpu() || rows < 16 || vocab > 100_000)
 }
 
 /// Mean over rows whose target != -100 of -log softmax(logits)[target]; logits [n, vocab], targets [n] I32.

@@ -49,7 +49,9 @@ pub fn recon_loss(gpu: &Gpu, pred: &Tensor, target: &Tensor, mask: &Tensor, norm
     if rows > 0 {
         let msum = Tensor::empty(gpu, &[1], DType::F32)?;
         launch(gpu, "recon_loss", "recon_sum", &[], &p, &[mask], &[&msum], [1, 1, 1])?;
-        let (entry, groups) = if !gpu.is_cpu() || rows < 16 {
+        // one invocation per row on a CPU adapter with enough rows, unless three sweeps of a row would pass
+        // lavapipe's limit of 65535 loop iterations per invocation
+        let (entry, groups) = if !gpu.is_cpu() || rows < 16 || dim > 16384 {
             ("recon_rows_wg", gpu.grid_1d(rows)?)
         } else {
             ("recon_rows", gpu.grid_1d(rows.div_ceil(64))?)
