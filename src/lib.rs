@@ -1,23 +1,27 @@
 //! pretext: train self-supervised encoders on any GPU through WebGPU.
 //!
 //! Layers, each importing only those below it:
-//! `gpu` → `tensor` → `kernels` → (autograd → nn → optim → models → data, checkpoint → train) → `cli`.
+//! `gpu` → `tensor` → `kernels` → `autograd` → `nn` → `optim` → `models` → `data`, `checkpoint` →
+//! `pipeline`, `train` → `demo`, `bench` → `cli`. `rng` and `plot` are leaf utilities.
 pub mod error;
-pub mod gpu;
-pub mod kernels;
-pub mod tensor;
+pub mod rng;
 
+pub mod gpu;
+pub mod tensor;
+pub mod kernels;
+pub mod autograd;
+pub mod nn;
+pub mod optim;
+pub mod models;
+pub mod checkpoint;
+pub mod data;
+pub mod pipeline;
+pub mod train;
+pub mod plot;
+pub mod demo;
 pub mod bench;
 pub mod cli;
 
 pub use error::{Error, Result};
 pub use gpu::{Gpu, GpuOptions};
 pub use tensor::{DType, Tensor};
-pub mod autograd;
-pub mod nn;
-pub mod rng;
-pub mod optim;
-pub mod checkpoint;
-pub mod train;
-pub mod models;
-pub mod data;
