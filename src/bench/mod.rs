@@ -10,6 +10,7 @@ use crate::tensor::{DType, Tensor};
 use crate::Result;
 
 pub mod attention;
+pub mod bert;
 pub mod norms;
 pub mod losses;
 pub mod matmul;
@@ -195,6 +196,8 @@ pub fn empty_dispatch(b: &mut Bench) -> Result<()> {
 /// Runs every benchmark that passes the filter.
 pub fn run_all(b: &mut Bench) -> Result<()> {
     peaks(b)?;
+    // First, so its first step compiles every pipeline it needs (bert_tiny_first_step).
+    bert::run(b)?;
     empty_dispatch(b)?;
     matmul::run(b)?;
     attention::run(b)?;

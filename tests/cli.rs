@@ -1,0 +1,158 @@
+//! The command line end to end: info, bench JSON, embed, fill-mask, bert pretrain → finetune → classify,
+//! and clear errors (non-zero exit, no panic) for bad input.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::io::Write;
+
+fn pretext(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pretext"));
+    c.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().expect("run pretext");
+    if let Some(s) = stdin {
+        child.stdin.take().expect("stdin").write_all(s.as_bytes()).expect("write stdin");
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("wait")
+}
+
+fn ok(args: &[&str], stdin: Option<&str>) -> String {
+    let o = pretext(args, stdin);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "pretext {args:?} failed: {err}");
+    String::from_utf8(o.stdout).expect("utf-8 stdout")
+}
+
+/// Runs a command that must fail cleanly; returns its stderr.
+fn fails(args: &[&str]) -> String {
+    let o = pretext(args, None);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(!o.status.success(), "pretext {args:?} should fail");
+    assert!(!err.contains("panicked"), "pretext {args:?} panicked: {err}");
+    err
+}
+
+fn json_lines(s: &str) -> Vec<serde_json::Value> {
+    s.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"))).collect()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("pretext-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("tmp dir");
+    d
+}
+
+const ODD: &str = "assets/fixtures/bert_odd";
+
+#[test]
+fn info_names_the_adapter_and_its_features() {
+    let text = ok(&["info"], None);
+    for want in ["adapter", "backend", "features", "max storage binding", "subgroup size"] {
+        assert!(text.contains(want), "info lacks {want}: {text}");
+    }
+    let j: serde_json::Value = serde_json::from_str(ok(&["info", "--json"], None).trim()).expect("info --json");
+    assert!(j["adapter"].is_string() && j["backend"].is_string() && j["features"].is_array());
+    assert!(j["max_storage_buffer_binding_size"].as_u64().unwrap_or(0) > 0);
+    let err = fails(&["--backend", "nosuch", "info"]);
+    assert!(err.contains("unknown backend"), "{err}");
+}
+
+#[test]
+fn bench_prints_json_rows() {
+    let rows = json_lines(&ok(&["bench", "--filter", "empty_dispatch", "--json", "--reps", "3"], None));
+    let names: Vec<&str> = rows.iter().filter_map(|r| r["kernel"].as_str()).collect();
+    assert_eq!(names, vec!["peak_fma", "peak_copy", "empty_dispatch"]);
+    for r in &rows {
+        for k in ["kernel", "shape", "ms", "gflops", "gbps", "pct_peak"] {
+            assert!(r.get(k).is_some(), "row lacks {k}: {r}");
+        }
+        assert!(r["ms"].as_f64().unwrap() > 0.0);
+    }
+    assert!(rows[0]["gflops"].as_f64().unwrap() > 0.0 && rows[1]["gbps"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn embed_and_fill_mask_print_exact_json() {
+    let texts = "the cat sat on the mat.\nhello world\n";
+    let rows = json_lines(&ok(&["embed", "--model", ODD, "--normalize"], Some(texts)));
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["text"], "the cat sat on the mat.");
+    let e: Vec<f64> = rows[0]["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(e.len(), 36);
+    assert!((e.iter().map(|x| x * x).sum::<f64>() - 1.0).abs() < 1e-4, "--normalize gives unit vectors");
+    let rows = json_lines(&ok(&["embed", "--model", ODD, "--pooling", "none"], Some(texts)));
+    let ids = rows[1]["ids"].as_array().unwrap().len();
+    assert_eq!(rows[1]["hidden"].as_array().unwrap().len(), ids, "a row per token, [CLS] and [SEP] included");
+
+    let rows = json_lines(&ok(&["fill-mask", "--model", ODD, "--top-k", "3"], Some("the [MASK] sat on the mat.\n")));
+    let masks = rows[0]["masks"].as_array().unwrap();
+    assert_eq!(masks.len(), 1);
+    assert_eq!(masks[0]["pos"], 2);
+    let logits: Vec<f64> = masks[0]["logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(logits.len(), 3);
+    assert!(logits.windows(2).all(|w| w[0] >= w[1]), "top-k by logit, descending");
+    assert_eq!(masks[0]["tokens"].as_array().unwrap().len(), 3);
+    assert!(masks[0]["probs"].as_array().unwrap().iter().all(|p| (0.0..=1.0).contains(&p.as_f64().unwrap())));
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("write test file");
+}
+
+#[test]
+fn pretrain_then_finetune_then_classify() {
+    let d = tmp("bert");
+    let corpus = d.join("corpus.txt");
+    let words = ["the", "cat", "sat", "on", "a", "mat", "dog", "ran", "to", "park", "and", "then", "slept"];
+    let text: String = (0..300).map(|i| format!("{} {} {} {}.\n", words[i % 13], words[(i * 7) % 13], words[(i * 5 + 1) % 13], words[(i * 3 + 2) % 13])).collect();
+    write(&corpus, &text);
+    let out = d.join("pre");
+    let o = ok(&["bert", "pretrain", "--corpus", corpus.to_str().unwrap(), "--out", out.to_str().unwrap(), "--config", "tiny", "--steps", "4", "--batch", "4", "--seq", "16", "--save-every", "2"], None);
+    assert!(o.contains("masked-token accuracy"), "{o}");
+    for f in ["config.json", "model.safetensors", "vocab.txt", "metrics.jsonl", "step-2/trainer_state.json", "step-4/optimizer.safetensors"] {
+        assert!(out.join(f).exists(), "pretrain wrote no {f}");
+    }
+    let metrics = json_lines(&std::fs::read_to_string(out.join("metrics.jsonl")).unwrap());
+    assert!(metrics.iter().all(|m| m["step"].is_u64() && m["loss"].is_f64() && m["lr"].is_f64()));
+
+    let train = d.join("train.tsv");
+    let eval = d.join("eval.tsv");
+    write(&train, "pos\tthe cat sat on a mat\nneg\tthe dog ran to the park\npos\ta cat sat\nneg\ta dog ran\n");
+    write(&eval, "pos\tcat sat on mat\nneg\tdog ran to park\n");
+    let ft = d.join("ft");
+    let o = ok(&["bert", "finetune", "--model", out.to_str().unwrap(), "--train", train.to_str().unwrap(), "--eval", eval.to_str().unwrap(), "--out", ft.to_str().unwrap(), "--epochs", "2", "--batch", "2"], None);
+    assert!(o.contains("macro-F1") && o.contains("confusion matrix"), "{o}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(ft.join("eval.json")).unwrap()).unwrap();
+    assert!((0.0..=1.0).contains(&report["accuracy"].as_f64().unwrap()));
+    let rows = json_lines(&ok(&["bert", "classify", "--model", ft.to_str().unwrap()], Some("a cat\na dog\n")));
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r["label"] == "pos" || r["label"] == "neg"));
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let d = tmp("bad");
+    let err = fails(&["embed", "--model", "/nonexistent/model"]);
+    assert!(err.contains("/nonexistent/model"), "{err}");
+    let empty = d.join("empty.txt");
+    write(&empty, "\n\n");
+    let err = fails(&["bert", "pretrain", "--corpus", empty.to_str().unwrap(), "--out", d.join("o").to_str().unwrap(), "--steps", "1"]);
+    assert!(err.contains("empty.txt") && err.contains("no text"), "{err}");
+    let bad = d.join("bad.tsv");
+    write(&bad, "pos\tfine line\nthis line has no tab\n");
+    let err = fails(&["bert", "finetune", "--model", ODD, "--train", bad.to_str().unwrap(), "--eval", bad.to_str().unwrap(), "--out", d.join("f").to_str().unwrap()]);
+    assert!(err.contains("bad.tsv:2"), "names the file and line: {err}");
+    let corrupt = d.join("model");
+    std::fs::create_dir_all(&corrupt).unwrap();
+    for f in ["config.json", "vocab.txt", "tokenizer_config.json"] {
+        std::fs::copy(Path::new(ODD).join(f), corrupt.join(f)).unwrap();
+    }
+    write(&corrupt.join("model.safetensors"), "not a safetensors file");
+    let err = fails(&["embed", "--model", corrupt.to_str().unwrap()]);
+    assert!(err.contains("model.safetensors"), "{err}");
+    write(&corrupt.join("config.json"), r#"{"hidden_size": 30, "num_attention_heads": 7}"#);
+    let err = fails(&["embed", "--model", corrupt.to_str().unwrap()]);
+    assert!(err.contains("config.json") && err.contains("num_attention_heads"), "{err}");
+    let _ = std::fs::remove_dir_all(&d);
+}
