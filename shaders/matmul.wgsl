@@ -10,7 +10,7 @@
 //               A values of all 32 rows. On llvmpipe every storage load is a loop over the 8 lanes, so the cost
 //               is the number of load instructions: this layout makes each loaded float feed 16 FMAs and uses
 //               no workgroup memory and no barrier (measured: 8 rows per tile 26, 16 rows 31-34, 32 rows
-//               39-46 GFLOP/s at 1024^3; see the matmul report for the losers). Chosen when the subgroup is
+//               39-46 GFLOP/s at 1024^3 on a quiet machine; see BENCHMARKS.md for the losers). Chosen when the subgroup is
 //               exactly 8 lanes wide.
 //   matmul_tile the portable fallback (no subgroups): each invocation computes an 8 x 4 register tile, 8 x 8
 //               invocations per workgroup (a 64 x 32 tile of C), loads are vec4 where aligned.
@@ -152,8 +152,10 @@ fn matmul_sg8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
         return; // whole subgroup leaves together
     }
     let bt = t / per_batch;
-    let row0 = ((t % per_batch) / p.tiles_n) * 32u;
-    let col0 = (t % p.tiles_n) * 32u + 4u * lane;
+    // tiles run down a column strip of C first: consecutive workgroups share the same strip of B
+    // (measured 1.4-2.6x faster at 1024^3 than row-major tile order, which streams all of B per tile row)
+    let row0 = ((t % per_batch) % p.tiles_m) * 32u;
+    let col0 = ((t % per_batch) / p.tiles_m) * 32u + 4u * lane;
     let a_off = bt * p.a_batch_stride;
     let b_off = bt * p.b_batch_stride;
     let last = p.m - 1u;
@@ -249,8 +251,8 @@ fn matmul_tile(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
         return;
     }
     let bt = t / per_batch;
-    let row0 = ((t % per_batch) / p.tiles_n) * 64u + 8u * lid.y;
-    let col0 = (t % p.tiles_n) * 32u + 4u * lid.x;
+    let row0 = ((t % per_batch) % p.tiles_m) * 64u + 8u * lid.y;
+    let col0 = ((t % per_batch) / p.tiles_m) * 32u + 4u * lid.x;
     let a_off = bt * p.a_batch_stride;
     let b_off = bt * p.b_batch_stride;
     let last = p.m - 1u;
