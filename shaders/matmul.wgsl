@@ -10,7 +10,7 @@
 //               A values of all 32 rows. On llvmpipe every storage load is a loop over the 8 lanes, so the cost
 //               is the number of load instructions: this layout makes each loaded float feed 16 FMAs and uses
 //               no workgroup memory and no barrier (measured: 8 rows per tile 26, 16 rows 31-34, 32 rows
-//               39-46 GFLOP/s at 1024^3; see the matmul report for the losers). Chosen when the subgroup is
+//               39-46 GFLOP/s at 1024^3 on a quiet machine; see BENCHMARKS.md for the losers). Chosen when the subgroup is
 //               exactly 8 lanes wide.
 //   matmul_tile the portable fallback (no subgroups): each invocation computes an 8 x 4 register tile, 8 x 8
 //               invocations per workgroup (a 64 x 32 tile of C), loads are vec4 where aligned.
@@ -24,6 +24,7 @@ override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override VEC_A: bool = false;
 override VEC_B: bool = false;
+override K_ALIGNED: bool = false; // k % 4 == 0: no partial step of k, loads need no k mask
 
 struct Params {
     m: u32,
@@ -77,8 +78,12 @@ fn load_b(b_off: u32, col0: u32, k0: u32) -> array<vec4<f32>, 4> {
     var r: array<vec4<f32>, 4>;
     if (VEC_B && !TRANS_B) {
         for (var kk = 0u; kk < 4u; kk++) {
-            let k = min(k0 + kk, p.k - 1u);
-            r[kk] = select(vec4<f32>(), b[(b_off + k * p.n + col0) >> 2u], k0 + kk < p.k);
+            if (K_ALIGNED) {
+                r[kk] = b[(b_off + (k0 + kk) * p.n + col0) >> 2u];
+            } else {
+                let k = min(k0 + kk, p.k - 1u);
+                r[kk] = select(vec4<f32>(), b[(b_off + k * p.n + col0) >> 2u], k0 + kk < p.k);
+            }
         }
         return r;
     }
@@ -147,8 +152,10 @@ fn matmul_sg8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
         return; // whole subgroup leaves together
     }
     let bt = t / per_batch;
-    let row0 = ((t % per_batch) / p.tiles_n) * 32u;
-    let col0 = (t % p.tiles_n) * 32u + 4u * lane;
+    // tiles run down a column strip of C first: consecutive workgroups share the same strip of B
+    // (measured 1.4-2.6x faster at 1024^3 than row-major tile order, which streams all of B per tile row)
+    let row0 = ((t % per_batch) % p.tiles_m) * 32u;
+    let col0 = ((t % per_batch) / p.tiles_m) * 32u + 4u * lane;
     let a_off = bt * p.a_batch_stride;
     let b_off = bt * p.b_batch_stride;
     let last = p.m - 1u;
@@ -198,9 +205,39 @@ fn matmul_sg8(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
         acc[31] = fma_row(acc[31], subgroupBroadcast(a3, 7u), bf);
     }
     let c_off = bt * p.m * p.n;
-    for (var r = 0u; r < 32u; r++) {
-        store_row(c_off, row0 + r, col0, acc[r]);
-    }
+    // constant indices keep acc in registers (a loop over r would index it dynamically)
+    store_row(c_off, row0 + 0u, col0, acc[0]);
+    store_row(c_off, row0 + 1u, col0, acc[1]);
+    store_row(c_off, row0 + 2u, col0, acc[2]);
+    store_row(c_off, row0 + 3u, col0, acc[3]);
+    store_row(c_off, row0 + 4u, col0, acc[4]);
+    store_row(c_off, row0 + 5u, col0, acc[5]);
+    store_row(c_off, row0 + 6u, col0, acc[6]);
+    store_row(c_off, row0 + 7u, col0, acc[7]);
+    store_row(c_off, row0 + 8u, col0, acc[8]);
+    store_row(c_off, row0 + 9u, col0, acc[9]);
+    store_row(c_off, row0 + 10u, col0, acc[10]);
+    store_row(c_off, row0 + 11u, col0, acc[11]);
+    store_row(c_off, row0 + 12u, col0, acc[12]);
+    store_row(c_off, row0 + 13u, col0, acc[13]);
+    store_row(c_off, row0 + 14u, col0, acc[14]);
+    store_row(c_off, row0 + 15u, col0, acc[15]);
+    store_row(c_off, row0 + 16u, col0, acc[16]);
+    store_row(c_off, row0 + 17u, col0, acc[17]);
+    store_row(c_off, row0 + 18u, col0, acc[18]);
+    store_row(c_off, row0 + 19u, col0, acc[19]);
+    store_row(c_off, row0 + 20u, col0, acc[20]);
+    store_row(c_off, row0 + 21u, col0, acc[21]);
+    store_row(c_off, row0 + 22u, col0, acc[22]);
+    store_row(c_off, row0 + 23u, col0, acc[23]);
+    store_row(c_off, row0 + 24u, col0, acc[24]);
+    store_row(c_off, row0 + 25u, col0, acc[25]);
+    store_row(c_off, row0 + 26u, col0, acc[26]);
+    store_row(c_off, row0 + 27u, col0, acc[27]);
+    store_row(c_off, row0 + 28u, col0, acc[28]);
+    store_row(c_off, row0 + 29u, col0, acc[29]);
+    store_row(c_off, row0 + 30u, col0, acc[30]);
+    store_row(c_off, row0 + 31u, col0, acc[31]);
 }
 
 // C tile of 64 x 32 per workgroup of 8 x 8 invocations; invocation (x, y) owns rows 8y..8y+7 and
@@ -214,8 +251,8 @@ fn matmul_tile(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
         return;
     }
     let bt = t / per_batch;
-    let row0 = ((t % per_batch) / p.tiles_n) * 64u + 8u * lid.y;
-    let col0 = (t % p.tiles_n) * 32u + 4u * lid.x;
+    let row0 = ((t % per_batch) % p.tiles_m) * 64u + 8u * lid.y;
+    let col0 = ((t % per_batch) / p.tiles_m) * 32u + 4u * lid.x;
     let a_off = bt * p.a_batch_stride;
     let b_off = bt * p.b_batch_stride;
     let last = p.m - 1u;

@@ -1,8 +1,66 @@
-//! Benchmarks of the matmul kernels.
-use super::Bench;
+//! Benchmarks of the matmul kernels: `matmul` (the kernel the adapter gets) against `matmul_naive`
+//! (one output per invocation, `shaders/bench_matmul_naive.wgsl`). flops = 2·M·N·K·batch.
+use bytemuck::{Pod, Zeroable};
+
+use super::{Bench, Work};
+use crate::kernels::launch;
+use crate::kernels::matmul::matmul;
+use crate::tensor::{DType, Tensor};
 use crate::Result;
 
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct NaiveParams {
+    m: u32,
+    n: u32,
+    k: u32,
+    _pad: u32,
+} // = NaiveParams in bench_matmul_naive.wgsl
+
+/// A tensor of `shape` filled with small deterministic values.
+fn filled(b: &Bench, shape: &[usize]) -> Result<Tensor> {
+    let n: usize = shape.iter().product();
+    let v: Vec<f32> = (0..n).map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 1e-3).collect();
+    Tensor::from_slice(b.gpu, &v, shape)
+}
+
 /// Times the matmul kernels.
-pub fn run(_b: &mut Bench) -> Result<()> {
+pub fn run(b: &mut Bench) -> Result<()> {
+    // (m, n, k, trans_b): a square product, then transformer shapes (1024 tokens, d_model 128 or 512):
+    // the linear layer x·Wᵀ (trans_b, W stored [out, in]), its input gradient dY·W, and a projection.
+    let cases = [
+        (1024, 1024, 1024, false),
+        (1024, 128, 512, false),
+        (1024, 512, 128, false),
+        (1024, 512, 512, true),
+        (1024, 2048, 512, true),
+    ];
+    for (m, n, k, trans_b) in cases {
+        if !b.wants("matmul") {
+            break;
+        }
+        let a = filled(b, &[m, k])?;
+        let w = filled(b, &if trans_b { [n, k] } else { [k, n] })?;
+        let shape = format!("{m}x{n}x{k}{}", if trans_b { " Bt" } else { "" });
+        b.time("matmul", &shape, Work::flops(2.0 * (m * n * k) as f64), |g| {
+            matmul(g, &a, &w, false, trans_b, None).map(|_| ())
+        })?;
+    }
+    let reps = b.reps;
+    b.reps = reps.min(3); // the baseline takes seconds per run at 1024^3
+    for s in [512usize, 1024] {
+        if !b.wants("matmul_naive") {
+            break;
+        }
+        let a = filled(b, &[s, s])?;
+        let w = filled(b, &[s, s])?;
+        let c = Tensor::empty(b.gpu, &[s, s], DType::F32)?;
+        let p = NaiveParams { m: s as u32, n: s as u32, k: s as u32, _pad: 0 };
+        let groups = b.gpu.grid_1d((s * s).div_ceil(64))?;
+        b.time("matmul_naive", &format!("{s}x{s}x{s}"), Work::flops(2.0 * (s * s * s) as f64), |g| {
+            launch(g, "bench_matmul_naive", "matmul_naive", &[], &p, &[&a, &w], &[&c], groups)
+        })?;
+    }
+    b.reps = reps;
     Ok(())
 }

@@ -133,6 +133,7 @@ pub fn matmul_with(
         ("TRANS_B", flag(trans_b)),
         ("VEC_A", flag(vec_a)),
         ("VEC_B", flag(vec_b)),
+        ("K_ALIGNED", flag(k % 4 == 0)),
     ];
     let dummy;
     let bias = match bias {
