@@ -36,21 +36,20 @@ const GELU_U_CLAMP: f32 = 40.0;          // exp(80) = 5.5e34 < f32 max
 //   t < 2: erfc = exp(-t - t*P(t)), a minimax fit for erf's absolute error (N. Juffa's erff, 0.995 ulp);
 //   t >= 2: erfc = s*exp(-t^2 + Q(s)), s = 1/(1 + t/2) (Numerical Recipes' erfcc, fractional error < 1.2e-7),
 //           which keeps the relative accuracy of the tail that the first form loses past t ~ 2.
+// Both polynomials are evaluated and one exp taken of the selected exponent: no divergent branches (SIMD
+// lanes on a CPU adapter, warps on a GPU, would otherwise run every path).
 // From t = 10 on, erfc(t) <= 2.1e-45 (f32's smallest subnormal is 1.4e-45) is returned as 0, so that x*Phi(x)
 // is exactly 0 for x <= -14.2 whatever the magnitude of x; t is clamped there, so t^2 cannot overflow.
 fn erfc_tail(t_in: f32) -> f32 {
     let t = min(t_in, 10.0);
-    if (t < 2.0) {
-        let s = t * t;
-        var r = fma(-1.72853470e-5, t, 3.83197126e-4);
-        let u = fma(-3.88396438e-3, t, 2.42546219e-2);
-        r = fma(r, s, u);
-        r = fma(r, t, -1.06777877e-1);
-        r = fma(r, t, -6.34846687e-1);
-        r = fma(r, t, -1.28717512e-1);
-        r = fma(r, t, -t);
-        return exp(r);
-    }
+    let tt = t * t;
+    var r = fma(-1.72853470e-5, t, 3.83197126e-4);
+    let u = fma(-3.88396438e-3, t, 2.42546219e-2);
+    r = fma(r, tt, u);
+    r = fma(r, t, -1.06777877e-1);
+    r = fma(r, t, -6.34846687e-1);
+    r = fma(r, t, -1.28717512e-1);
+    r = fma(r, t, -t);
     let s = 1.0 / (1.0 + 0.5 * t);
     var q = 0.17087277;
     q = fma(q, s, -0.82215223);
@@ -62,7 +61,9 @@ fn erfc_tail(t_in: f32) -> f32 {
     q = fma(q, s, 0.37409196);
     q = fma(q, s, 1.00002368);
     q = fma(q, s, -1.26551223);
-    return select(s * exp(q - t * t), 0.0, t_in >= 10.0);
+    let far = t >= 2.0;
+    let e = exp(select(r, q - tt, far));
+    return select(select(e, s * e, far), 0.0, t_in >= 10.0);
 }
 
 // erf(a) for |a| <= 0.9277: a + a*P(a^2), a minimax polynomial (N. Juffa's erff, 0.989 ulp).
@@ -77,13 +78,10 @@ fn erf_small(a: f32) -> f32 {
     return fma(r, a, a);
 }
 
-// erf(a) = erf_small(a) for |a| <= 0.9277, else sign(a)*(1 - erfc(|a|)).
+// erf(a) = erf_small(a) for |a| <= 0.9277, else sign(a)*(1 - erfc(|a|)) (both evaluated, one selected).
 fn erf_f32(a: f32) -> f32 {
     let t = abs(a);
-    if (t <= 0.927734375) {
-        return erf_small(a);
-    }
-    return sign(a) * (1.0 - erfc_tail(t));
+    return select(sign(a) * (1.0 - erfc_tail(t)), erf_small(a), t <= 0.927734375);
 }
 
 // Phi(x) = (1 + erf(x/sqrt2))/2, the standard normal CDF; the lower tail is erfc(-x/sqrt2)/2 directly,
@@ -91,11 +89,8 @@ fn erf_f32(a: f32) -> f32 {
 fn normal_cdf(v: f32) -> f32 {
     let a = v * SQRT_HALF;
     let t = abs(a);
-    if (t <= 0.927734375) {
-        return 0.5 + 0.5 * erf_small(a);
-    }
     let tail = 0.5 * erfc_tail(t);
-    return select(1.0 - tail, tail, a < 0.0);
+    return select(select(1.0 - tail, tail, a < 0.0), 0.5 + 0.5 * erf_small(a), t <= 0.927734375);
 }
 
 fn elem_index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {

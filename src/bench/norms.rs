@@ -56,3 +56,4 @@ pub fn run(b: &mut Bench) -> Result<()> {
     }
     Ok(())
 }
+
