@@ -8,7 +8,8 @@
 //   scatter_rows:  out[b, l, :] = sum over k in head[b, l], next[b, k], ... of dy[b, k, :]
 //                  (the adjoint of gather_rows: repeated indices sum in increasing k, deterministic;
 //                  the linked lists make the work proportional to the output, not output x keep)
-// copy_strided handles 4 elements per invocation, strided by the workgroup size (coalesced).
+// copy_strided: each invocation copies a run of RUN elements along the innermost axis, so the integer
+// div/mod of the coordinate decomposition (slow on llvmpipe, which runs it lane by lane) is paid once per run.
 
 struct Params {
     n: u32,          // elements to write
@@ -26,9 +27,10 @@ struct Params {
 
 override SRC_FLAT: bool = false;
 override DST_FLAT: bool = false;
+// Consecutive elements of the innermost axis copied per invocation of copy_strided.
+override RUN: u32 = 1u;
 
 const WG: u32 = 256u;
-const PER_INVOCATION: u32 = 4u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 // copy_strided
@@ -52,52 +54,68 @@ fn linear_id(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * WG;
 }
 
-// dst[dst(c)] = src[src(c)] for the coordinates c of element i of `shape`.
+// dst[dst(c)] = src[src(c)] for the coordinates c of elements RUN*t .. RUN*t + RUN-1 of `shape` (RUN divides
+// the innermost extent, so one decomposition of the first coordinate serves the whole run).
 @compute @workgroup_size(256)
-fn copy_strided(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                @builtin(local_invocation_index) lid: u32) {
-    let first = (wid.x + wid.y * nwg.x) * WG * PER_INVOCATION + lid;
-    for (var k = 0u; k < PER_INVOCATION; k++) {
-        let i = first + k * WG;
-        if (i < p.n) {
-            var rest = i;
-            var s = p.src_base;
-            var d = p.dst_base;
-            for (var axis = p.rank; axis > 0u; axis--) {
-                let a = axis - 1u;
-                let extent = p.shape[a / 4u][a % 4u];
-                let c = rest % extent;
-                rest = rest / extent;
-                s += c * p.src_strides[a / 4u][a % 4u];
-                d += c * p.dst_strides[a / 4u][a % 4u];
-            }
-            if (SRC_FLAT) {
-                s = p.src_base + i;
-            }
-            if (DST_FLAT) {
-                d = p.dst_base + i;
-            }
-            dst[d] = src[s];
-        }
+fn copy_strided(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let first = linear_id(gid, nwg) * RUN;
+    if (first >= p.n) {
+        return;
+    }
+    var rest = first;
+    var s = p.src_base;
+    var d = p.dst_base;
+    for (var axis = p.rank; axis > 0u; axis--) {
+        let a = axis - 1u;
+        let extent = p.shape[a / 4u][a % 4u];
+        let c = rest % extent;
+        rest = rest / extent;
+        s += c * p.src_strides[a / 4u][a % 4u];
+        d += c * p.dst_strides[a / 4u][a % 4u];
+    }
+    if (SRC_FLAT) {
+        s = p.src_base + first;
+    }
+    if (DST_FLAT) {
+        d = p.dst_base + first;
+    }
+    let inner = p.rank - 1u;
+    let src_step = p.src_strides[inner / 4u][inner % 4u];
+    let dst_step = p.dst_strides[inner / 4u][inner % 4u];
+    for (var r = 0u; r < RUN; r++) {
+        dst[d + r * dst_step] = src[s + r * src_step];
     }
 }
 
+// Row-wise entries: a workgroup of 64 x 4 invocations takes 4 rows (workgroups along y then z); each
+// invocation walks its row's dim axis in steps of 64. No division splits an element index into
+// (row, e), and few workgroups are launched (llvmpipe pays a fixed cost per workgroup).
+const ROW_LANES: u32 = 64u;
+const ROWS_PER_GROUP: u32 = 4u;
+
+fn grid_row(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
+    return (wid.y + wid.z * nwg.y) * ROWS_PER_GROUP + lid.y;
+}
+
 // gathered[b, k, e] = rows[b, gather_index[b, k], e], or 0 for an index outside [0, len).
-@compute @workgroup_size(256)
-fn gather_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let g = linear_id(gid, nwg);
-    if (g >= p.n) {
+@compute @workgroup_size(64, 4)
+fn gather_rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+               @builtin(num_workgroups) nwg: vec3<u32>) {
+    let bk = grid_row(wid, nwg, lid);
+    if (bk >= p.batch * p.keep) {
         return;
     }
-    let e = g % p.dim;
-    let bk = g / p.dim;
     let b = bk / p.keep;
     let l = gather_index[bk];
-    var v = 0u;
-    if (l >= 0 && u32(l) < p.len) {
-        v = rows[(b * p.len + u32(l)) * p.dim + e];
+    let valid = l >= 0 && u32(l) < p.len;
+    let src_row = (b * p.len + u32(max(l, 0))) * p.dim;
+    for (var e = lid.x; e < p.dim; e += ROW_LANES) {
+        var v = 0u;
+        if (valid) {
+            v = rows[src_row + e];
+        }
+        gathered[bk * p.dim + e] = v;
     }
-    gathered[g] = v;
 }
 
 // Invocations [0, batch*len) write head[b, l]; invocations [batch*len, batch*len + batch*keep) write next[b, k].
@@ -132,22 +150,31 @@ fn scatter_index(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
 }
 
 // scattered[b, l, e] = sum of dy[b, k, e] over the k with index[b, k] = l, in increasing k.
-@compute @workgroup_size(256)
-fn scatter_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let g = linear_id(gid, nwg);
-    if (g >= p.n) {
+@compute @workgroup_size(64, 4)
+fn scatter_rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+                @builtin(num_workgroups) nwg: vec3<u32>) {
+    let bl = grid_row(wid, nwg, lid);
+    if (bl >= p.batch * p.len) {
         return;
     }
-    let e = g % p.dim;
-    let bl = g / p.dim;
     let b = bl / p.len;
-    var k = head[bl];
-    var acc = 0.0;
-    // next strictly increases, so at most keep steps; the bound also guards against a corrupt list.
-    for (var step = 0u; step < p.keep && k >= 0; step++) {
-        let bk = b * p.keep + u32(k);
-        acc += dy[bk * p.dim + e];
-        k = next[bk];
+    let first = head[bl];
+    if (first < 0) {
+        // No index names this row (most rows of a masked batch): zeros, without the list walk.
+        for (var e = lid.x; e < p.dim; e += ROW_LANES) {
+            scattered[bl * p.dim + e] = 0.0;
+        }
+        return;
     }
-    scattered[g] = acc;
+    for (var e = lid.x; e < p.dim; e += ROW_LANES) {
+        var acc = 0.0;
+        var k = first;
+        // next strictly increases, so at most keep steps; the bound also guards against a corrupt list.
+        for (var step = 0u; step < p.keep && k >= 0; step++) {
+            let bk = b * p.keep + u32(k);
+            acc += dy[bk * p.dim + e];
+            k = next[bk];
+        }
+        scattered[bl * p.dim + e] = acc;
+    }
 }

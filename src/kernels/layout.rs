@@ -24,9 +24,6 @@ struct Params {
     dim: u32,
 } // = Params in layout.wgsl
 
-/// Elements per workgroup of copy_strided (256 invocations x 4).
-const COPY_TILE: usize = 1024;
-
 fn expect_words(op: &str, name: &str, t: &Tensor) -> Result<()> {
     if t.dtype().size() != 4 {
         return Err(Error::DType(format!("{op}: {name} is {}, expected a 32-bit type (f32, i32, u32)", t.dtype().name())));
@@ -75,8 +72,24 @@ fn copy_strided(
         dst_strides: pack6(&strides[1]),
         ..Default::default()
     };
-    let constants = [("SRC_FLAT", src_flat as u32 as f64), ("DST_FLAT", dst_flat as u32 as f64)];
-    launch(gpu, "layout", "copy_strided", &constants, &params, &[src], &[dst], gpu.grid_1d(n.div_ceil(COPY_TILE))?)
+    // Run length: the largest of 8, 4, 2, 1 dividing the innermost extent.
+    let inner = shape.last().copied().unwrap_or(1);
+    let run = [8, 4, 2, 1].into_iter().find(|r| inner % r == 0).unwrap_or(1);
+    let constants = [("SRC_FLAT", src_flat as u32 as f64), ("DST_FLAT", dst_flat as u32 as f64), ("RUN", run as f64)];
+    let groups = gpu.grid_1d((n / run).div_ceil(256))?;
+    launch(gpu, "layout", "copy_strided", &constants, &params, &[src], &[dst], groups)
+}
+
+/// The grid of the row-wise entries: 4 rows per workgroup, workgroups along y then z.
+fn row_grid(gpu: &Gpu, rows: usize) -> Result<[u32; 3]> {
+    let max = gpu.limits().max_compute_workgroups_per_dimension as usize;
+    let groups = rows.div_ceil(4);
+    let y = groups.clamp(1, max);
+    let z = groups.div_ceil(y).max(1);
+    if z > max {
+        return Err(Error::Gpu(format!("{rows} rows exceed the adapter's grid of {max}x{max} workgroups")));
+    }
+    Ok([1, y as u32, z as u32])
 }
 
 /// out = x.permute(perm) made contiguous (rank <= 6).
@@ -171,7 +184,7 @@ pub fn gather_rows(gpu: &Gpu, x: &Tensor, index: &Tensor) -> Result<Tensor> {
         return Ok(out);
     }
     let params = Params { n: n as u32, batch: batch as u32, len: len as u32, keep: keep as u32, dim: dim as u32, ..Default::default() };
-    launch(gpu, "layout", "gather_rows", &[], &params, &[x, index], &[&out], gpu.grid_1d(n.div_ceil(256))?)?;
+    launch(gpu, "layout", "gather_rows", &[], &params, &[x, index], &[&out], row_grid(gpu, batch * keep)?)?;
     Ok(out)
 }
 
@@ -200,6 +213,6 @@ pub fn scatter_rows(gpu: &Gpu, dy: &Tensor, index: &Tensor, len: usize) -> Resul
     let next = Tensor::empty(gpu, &[batch, keep], DType::I32)?; // next k with the same index
     let links = batch * len + batch * keep;
     launch(gpu, "layout", "scatter_index", &[], &params, &[index], &[&head, &next], gpu.grid_1d(links.div_ceil(256))?)?;
-    launch(gpu, "layout", "scatter_rows", &[], &params, &[dy, &head, &next], &[&out], gpu.grid_1d(n.div_ceil(256))?)?;
+    launch(gpu, "layout", "scatter_rows", &[], &params, &[dy, &head, &next], &[&out], row_grid(gpu, batch * len)?)?;
     Ok(out)
 }
