@@ -344,7 +344,8 @@ fn normalised_rows(rng: &mut Rng, rows: usize, dim: usize) -> Vec<f32> {
 #[test]
 fn nt_xent_matches_reference() {
     let mut rng = Rng::new(40);
-    for (n, dim) in [(1, 4), (3, 5), (64, 33), (256, 128)] {
+    // dim % 4 == 0 takes the vec4 logits kernel, and with 2n % 4 == 0 the vec4 gradient kernel
+    for (n, dim) in [(1, 4), (3, 5), (2, 8), (3, 16), (6, 16), (64, 33), (256, 128)] {
         for t in [0.1, 0.5] {
             let rows = 2 * n;
             let z = normalised_rows(&mut rng, rows, dim);

@@ -53,11 +53,14 @@ pub fn nt_xent(gpu: &Gpu, z: &Tensor, temperature: f32) -> Result<LossOut> {
     let grad = Tensor::empty(gpu, &[rows, dim], DType::F32)?;
     let loss = Tensor::empty(gpu, &[1], DType::F32)?;
     let row_tiles = rows.div_ceil(4);
-    launch(gpu, "nt_xent", "ntx_logits", &[], &p, &[z], &[&logits], gpu.grid_1d((row_tiles * row_tiles).div_ceil(64))?)?;
+    let vec4 = dim % 4 == 0;
+    let logits_entry = if vec4 { "ntx_logits4" } else { "ntx_logits" };
+    launch(gpu, "nt_xent", logits_entry, &[], &p, &[z], &[&logits], gpu.grid_1d((row_tiles * row_tiles).div_ceil(64))?)?;
     launch(gpu, "nt_xent", "ntx_rows", &[], &p, &[&logits], &[&lse, &row_loss], gpu.grid_1d(rows.div_ceil(64))?)?;
     launch(gpu, "nt_xent", "ntx_weights", &[], &p, &[&lse], &[&logits], gpu.grid_1d((rows * rows).div_ceil(64))?)?;
     let grad_tiles = row_tiles * dim.div_ceil(4);
-    launch(gpu, "nt_xent", "ntx_grad", &[], &p, &[&logits, z], &[&grad], gpu.grid_1d(grad_tiles.div_ceil(64))?)?;
+    let grad_entry = if vec4 && rows % 4 == 0 { "ntx_grad4" } else { "ntx_grad" };
+    launch(gpu, "nt_xent", grad_entry, &[], &p, &[&logits, z], &[&grad], gpu.grid_1d(grad_tiles.div_ceil(64))?)?;
     launch(gpu, "nt_xent", "ntx_total", &[], &p, &[&row_loss], &[&loss], [1, 1, 1])?;
     Ok(LossOut { loss, grad })
 }
