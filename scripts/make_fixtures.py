@@ -312,8 +312,8 @@ def bert_tiny_step():
     for n, p in model.named_parameters():
         tensors[f"grad.{n}"] = f32(p.grad)
     save_file(tensors, os.path.join(OUT, "bert_tiny_step.safetensors"), metadata={"config": config_json(config)})
-    return out.loss.detach().item(), {k: list(v.shape) for k, v in tensors.items() if not k.startswith(("param.", "grad."))}, \
-        len(params32)
+    shapes = {k: list(v.shape) for k, v in tensors.items() if not k.startswith(("param.", "grad."))}
+    return out.loss.detach().item(), shapes, len(params32)
 
 
 def main():
