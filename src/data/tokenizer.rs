@@ -173,16 +173,18 @@ fn from_vocab(vocab: &Path, config: &Value, names: &[String; 5]) -> Result<token
         .build()
         .map_err(|e| Error::Invalid(format!("{}: cannot read vocabulary: {e}", vocab.display())))?;
     let mut tok = tokenizers::Tokenizer::new(model);
+    // Checked before they are added: add_special_tokens would give a missing one a new id past the vocabulary.
+    let mut ids = [0u32; 5];
+    for (id, name) in ids.iter_mut().zip(names) {
+        *id = tok.token_to_id(name).ok_or_else(|| {
+            Error::Invalid(format!("{}: special token {name:?} is not in the vocabulary", vocab.display()))
+        })?;
+    }
     tok.with_normalizer(Some(BertNormalizer::new(true, chinese, strip_accents, lowercase)));
     tok.with_pre_tokenizer(Some(BertPreTokenizer));
     let specials: Vec<AddedToken> = names.iter().map(|n| AddedToken::from(n.clone(), true)).collect();
     tok.add_special_tokens(&specials);
-    let id = |name: &str| {
-        tok.token_to_id(name).ok_or_else(|| {
-            Error::Invalid(format!("{}: special token {name:?} is not in the vocabulary", vocab.display()))
-        })
-    };
-    let (cls, sep) = (id(&names[2])?, id(&names[3])?);
+    let (cls, sep) = (ids[2], ids[3]);
     tok.with_post_processor(Some(BertProcessing::new((names[3].clone(), sep), (names[2].clone(), cls))));
     Ok(tok)
 }
