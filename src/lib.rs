@@ -19,3 +19,4 @@ pub mod rng;
 pub mod optim;
 pub mod checkpoint;
 pub mod train;
+pub mod plot;
