@@ -363,7 +363,7 @@ fn linear_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
     let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * magnitude).find(|&st| st >= raw * (1.0 - 1e-9));
     let step = step.unwrap_or(10.0 * magnitude);
     let (first, last) = ((lo / step - 1e-9).ceil(), (hi / step + 1e-9).floor());
-    if !(last - first < 1000.0) {
+    if !(last - first).is_finite() || last - first >= 1000.0 {
         return Vec::new();
     }
     let mut values = Vec::new();
