@@ -211,7 +211,7 @@ pub fn run(gpu: &Gpu, c: &DemoConfig, out: &Path, progress: bool) -> Result<Demo
     let stride = (test_ex.len() / c.max_test.max(1)).max(1);
     test_ex = test_ex.into_iter().step_by(stride).collect();
 
-    let mut finetune = |name: &str, bert: Bert| -> Result<(f64, f64, Vec<LogRow>, f64)> {
+    let finetune = |name: &str, bert: Bert| -> Result<(f64, f64, Vec<LogRow>, f64)> {
         let t = Instant::now();
         let mut hrng = Rng::new(c.seed ^ 0xF1);
         let head = ClassifierHead::new(gpu, &config, austen::NOVELS.len(), &mut hrng)?;
