@@ -76,13 +76,16 @@ pub fn wide_wg(gpu: &Gpu) -> u32 {
     }
 }
 
+/// Override constants of a dispatch.
+pub(crate) type Constants = Vec<(&'static str, f64)>;
+
 /// The workgroup grid and override constants of a row kernel of operation `op` under `map`; errors for a
 /// workgroup size that is not a power of two <= 256, or a row too long for a CPU adapter's loop limit.
-pub(crate) fn row_grid(gpu: &Gpu, op: &str, rows: usize, dim: usize, map: RowMap) -> Result<([u32; 3], Vec<(&'static str, f64)>)> {
-    if let RowMap::PerWorkgroup(wg) = map {
-        if !(wg.is_power_of_two() && wg <= 256) {
-            bail!(Invalid, "{op}: a workgroup per row of {wg} invocations, expected a power of two <= 256");
-        }
+pub(crate) fn row_grid(gpu: &Gpu, op: &str, rows: usize, dim: usize, map: RowMap) -> Result<([u32; 3], Constants)> {
+    if let RowMap::PerWorkgroup(wg) = map
+        && !(wg.is_power_of_two() && wg <= 256)
+    {
+        bail!(Invalid, "{op}: a workgroup per row of {wg} invocations, expected a power of two <= 256");
     }
     let iterations = loop_iterations(dim, map);
     if gpu.is_cpu() && iterations > CPU_LOOP_BUDGET {
