@@ -6,17 +6,21 @@
 // Two mappings of rows onto invocations, picked by the launcher from the shape and the adapter:
 //   *_rows: one invocation per row, 64 rows per workgroup. No barriers, no workgroup memory: short rows on
 //           CPU adapters, where a workgroup's invocations run as SIMD lanes of one core.
-//   *_wide: one workgroup of 256 per row; strided (coalesced) loads, then a two-level reduction in
-//           workgroup memory (two barriers per sum). Long rows, and every row on a real GPU.
-// Sums are two-pass (mean first, then squared deviations) so a large mean cannot cancel the variance.
+//   *_wide: one workgroup of WIDE_WG per row; strided (coalesced) loads, then a reduction in workgroup
+//           memory (two barriers per sum). Long rows, and every row on a real GPU.
+// Sums are two-pass (mean first, then squared deviations) so a large mean cannot cancel the variance, and
+// blocked (each invocation sums blocks of BLOCK of its elements, then the blocks) so rounding grows with
+// dim/BLOCK + BLOCK rather than dim. Elements go four at a time in the *_rows kernels: lavapipe (Mesa 22)
+// stops an invocation's loops silently after 65535 iterations in total, so the launcher bounds the
+// iterations (about 3*dim/4 here, 3*dim/WIDE_WG in *_wide) on CPU adapters.
 
 struct Rows { rows: u32, dim: u32, eps: f32, _pad: u32 }
 struct Blocks { rows: u32, dim: u32, rows_per_block: u32, blocks: u32 }
 
-const ROWS_WG: u32 = 64u;  // invocations (= rows) per workgroup of the *_rows kernels
-const WIDE_WG: u32 = 256u; // invocations per workgroup (= one row) of the *_wide kernels
-const LEAF: u32 = 16u;     // the wide reduction sums 256 values as 16 leaves of 16, then the 16 leaves
-const BLOCK: u32 = 256u;   // the *_rows kernels sum blocks of BLOCK elements, then the blocks
+const ROWS_WG: u32 = 64u;     // invocations (= rows) per workgroup of the *_rows kernels
+override WIDE_WG: u32 = 256u; // invocations per workgroup (= one row) of the *_wide kernels: a power of two <= 256
+const LEAF: u32 = 16u;        // leaf size of the wide reduction (see wide_leaves)
+const BLOCK: u32 = 256u;      // elements of one invocation summed as a block before joining its running total
 
 @group(0) @binding(0) var<uniform> p: Rows;
 @group(0) @binding(0) var<uniform> pb: Blocks;
@@ -45,24 +49,33 @@ const BLOCK: u32 = 256u;   // the *_rows kernels sum blocks of BLOCK elements, t
 @group(0) @binding(3) var<storage, read_write> dgamma: array<f32>; // [dim]
 @group(0) @binding(4) var<storage, read_write> dbeta: array<f32>;  // [dim]
 
+// The wide reduction: WIDE_WG values as wide_leaves() leaves of wide_leaf_size() (16 of 16 at 256; one leaf
+// of WIDE_WG at 16 and below), then the leaves.
+fn wide_leaves() -> u32 {
+    return max(WIDE_WG / LEAF, 1u);
+}
+fn wide_leaf_size() -> u32 {
+    return WIDE_WG / wide_leaves();
+}
+
 var<workgroup> red: array<vec2<f32>, 256>;
 var<workgroup> leaves: array<vec2<f32>, 16>;
 
-// Sum of `v` over the 256 invocations of a workgroup, returned to every invocation, in a fixed order:
-// leaf k = v[16k] + .. + v[16k+15], total = leaf 0 + .. + leaf 15. Call from uniform control flow.
+// Sum of `v` over the WIDE_WG invocations of a workgroup, returned to every invocation, in a fixed order:
+// leaves of consecutive values, each summed in order, then the leaves in order. Call from uniform control flow.
 fn wide_sum(lid: u32, v: vec2<f32>) -> vec2<f32> {
     red[lid] = v;
     workgroupBarrier();
-    if (lid < LEAF) {
+    if (lid < wide_leaves()) {
         var t = vec2<f32>(0.0);
-        for (var k = 0u; k < LEAF; k++) {
-            t += red[lid * LEAF + k];
+        for (var k = 0u; k < wide_leaf_size(); k++) {
+            t += red[lid * wide_leaf_size() + k];
         }
         leaves[lid] = t;
     }
     workgroupBarrier();
     var total = vec2<f32>(0.0);
-    for (var k = 0u; k < LEAF; k++) {
+    for (var k = 0u; k < wide_leaves(); k++) {
         total += leaves[k];
     }
     // No trailing barrier: the next call writes `red` and `leaves` only after its own first barrier,
@@ -80,10 +93,11 @@ fn dy4(i: u32) -> vec4<f32> {
 fn gamma4(i: u32) -> vec4<f32> {
     return vec4<f32>(gamma[i], gamma[i + 1u], gamma[i + 2u], gamma[i + 3u]);
 }
+fn beta4(i: u32) -> vec4<f32> {
+    return vec4<f32>(beta[i], beta[i + 1u], beta[i + 2u], beta[i + 3u]);
+}
 
 // fwd_rows: y[r,:] = (x[r,:]-mu)*rstd*gamma + beta, mean[r] = mu, rstd[r] = 1/sqrt(var + eps); one invocation per row r.
-// Sums run in four lanes (vec4) and in blocks of BLOCK elements added into a running total: a long row's
-// rounding error grows with dim/BLOCK + BLOCK/4 rather than dim/4.
 @compute @workgroup_size(64)
 fn fwd_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
@@ -120,15 +134,22 @@ fn fwd_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
         q.x += d * d;
     }
     let r = 1.0 / sqrt((q.x + q.y + q.z + q.w) * inv_dim + p.eps);
-    for (var j = 0u; j < p.dim; j++) {
+    for (var j = 0u; j < n4; j += 4u) {
+        let v = (x4(base + j) - mu) * r * gamma4(j) + beta4(j);
+        y[base + j] = v.x;
+        y[base + j + 1u] = v.y;
+        y[base + j + 2u] = v.z;
+        y[base + j + 3u] = v.w;
+    }
+    for (var j = n4; j < p.dim; j++) {
         y[base + j] = (x[base + j] - mu) * r * gamma[j] + beta[j];
     }
     mean[row] = mu;
     rstd[row] = r;
 }
 
-// fwd_wide: the same as fwd_rows, one workgroup of 256 per row (the row index is workgroup-uniform).
-@compute @workgroup_size(256)
+// fwd_wide: the same as fwd_rows, one workgroup of WIDE_WG per row (the row index is workgroup-uniform).
+@compute @workgroup_size(WIDE_WG)
 fn fwd_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
     let row = wid.x + wid.y * nwg.x;
@@ -136,15 +157,24 @@ fn fwd_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     let n = select(0u, p.dim, valid); // spare workgroups of the folded grid do no work but reach every barrier
     let base = row * p.dim;
     let inv_dim = 1.0 / f32(max(p.dim, 1u));
+    let span = WIDE_WG * BLOCK;
     var s = 0.0;
-    for (var j = lid; j < n; j += WIDE_WG) {
-        s += x[base + j];
+    for (var b = lid; b < n; b += span) {
+        var c = 0.0;
+        for (var j = b; j < min(b + span, n); j += WIDE_WG) {
+            c += x[base + j];
+        }
+        s += c;
     }
     let mu = wide_sum(lid, vec2<f32>(s, 0.0)).x * inv_dim;
     var q = 0.0;
-    for (var j = lid; j < n; j += WIDE_WG) {
-        let d = x[base + j] - mu;
-        q += d * d;
+    for (var b = lid; b < n; b += span) {
+        var c = 0.0;
+        for (var j = b; j < min(b + span, n); j += WIDE_WG) {
+            let d = x[base + j] - mu;
+            c += d * d;
+        }
+        q += c;
     }
     let r = 1.0 / sqrt(wide_sum(lid, vec2<f32>(q, 0.0)).x * inv_dim + p.eps);
     for (var j = lid; j < n; j += WIDE_WG) {
@@ -156,8 +186,7 @@ fn fwd_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     }
 }
 
-// bwd_dx_rows: g = dy*gamma, xh = (x-mean)*rstd, dx = rstd*(g - mean(g) - xh*mean(g*xh)); one invocation per row
-// (sums in vec4 lanes and blocks, as fwd_rows).
+// bwd_dx_rows: g = dy*gamma, xh = (x-mean)*rstd, dx = rstd*(g - mean(g) - xh*mean(g*xh)); one invocation per row.
 @compute @workgroup_size(64)
 fn bwd_dx_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) {
@@ -190,14 +219,22 @@ fn bwd_dx_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     }
     let mg = (sg.x + sg.y + sg.z + sg.w) * inv_dim;
     let mgx = (sgx.x + sgx.y + sgx.z + sgx.w) * inv_dim;
-    for (var j = 0u; j < p.dim; j++) {
+    for (var j = 0u; j < n4; j += 4u) {
+        let xh = (x4(base + j) - mu) * r;
+        let v = r * (dy4(base + j) * gamma4(j) - mg - xh * mgx);
+        dx[base + j] = v.x;
+        dx[base + j + 1u] = v.y;
+        dx[base + j + 2u] = v.z;
+        dx[base + j + 3u] = v.w;
+    }
+    for (var j = n4; j < p.dim; j++) {
         let xh = (x[base + j] - mu) * r;
         dx[base + j] = r * (dy[base + j] * gamma[j] - mg - xh * mgx);
     }
 }
 
-// bwd_dx_wide: the same as bwd_dx_rows, one workgroup of 256 per row.
-@compute @workgroup_size(256)
+// bwd_dx_wide: the same as bwd_dx_rows, one workgroup of WIDE_WG per row.
+@compute @workgroup_size(WIDE_WG)
 fn bwd_dx_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) {
     let row = wid.x + wid.y * nwg.x;
@@ -208,10 +245,15 @@ fn bwd_dx_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     let rr = min(row, p.rows - 1u); // the launcher never dispatches zero rows
     let mu = saved_mean[rr];
     let r = saved_rstd[rr];
+    let span = WIDE_WG * BLOCK;
     var acc = vec2<f32>(0.0); // (sum g, sum g*xh)
-    for (var j = lid; j < n; j += WIDE_WG) {
-        let g = dy[base + j] * gamma[j];
-        acc += vec2<f32>(g, g * (x[base + j] - mu) * r);
+    for (var b = lid; b < n; b += span) {
+        var c = vec2<f32>(0.0);
+        for (var j = b; j < min(b + span, n); j += WIDE_WG) {
+            let g = dy[base + j] * gamma[j];
+            c += vec2<f32>(g, g * (x[base + j] - mu) * r);
+        }
+        acc += c;
     }
     let m = wide_sum(lid, acc) * inv_dim;
     for (var j = lid; j < n; j += WIDE_WG) {

@@ -10,7 +10,9 @@ use pretext::{DType, Error, Tensor};
 /// (rows, dim): one element, primes, a BERT-width row, a prime width past 4096, a vocabulary row, and many
 /// rows of a small dim (enough blocks for both stages of the dγ/dβ reduction).
 const SHAPES: [(usize, usize); 7] = [(1, 1), (3, 7), (17, 768), (5, 4099), (2, 30522), (1000, 32), (333, 65)];
-const MAPS: [RowMap; 2] = [RowMap::PerInvocation, RowMap::PerWorkgroup];
+/// One invocation per row, and a workgroup per row at the sizes that take each path of the reduction
+/// (one leaf of 8, 2 leaves of 16, 16 leaves of 16; 8 is lavapipe's pick, 256 a GPU's).
+const MAPS: [RowMap; 4] = [RowMap::PerInvocation, RowMap::PerWorkgroup(8), RowMap::PerWorkgroup(32), RowMap::PerWorkgroup(256)];
 const EPS: f64 = 1e-5;
 
 fn upload(data: &[f32], shape: &[usize]) -> Tensor {
@@ -107,7 +109,7 @@ fn layernorm_fwd_keeps_leading_dims_and_handles_a_folded_grid() {
     let (gamma, beta) = (rng.vec_f32(2), rng.vec_f32(2));
     let (want, _, _) = layernorm_ref(&f64s(&x), &f64s(&gamma), &f64s(&beta), 2, EPS);
     let out =
-        layernorm_fwd_mapped(g, &upload(&x, &[rows, 2]), &upload(&gamma, &[2]), &upload(&beta, &[2]), 1e-5, RowMap::PerWorkgroup)
+        layernorm_fwd_mapped(g, &upload(&x, &[rows, 2]), &upload(&gamma, &[2]), &upload(&beta, &[2]), 1e-5, RowMap::PerWorkgroup(256))
             .unwrap();
     let err = rel_l2(&download(&out.y), &want);
     assert!(err <= 1e-5, "layernorm_fwd {rows}x2 wide (folded grid): rel L2 error {err:.2e} > 1e-5");
@@ -136,6 +138,40 @@ fn layernorm_bwd_matches_the_analytic_f64_gradient() {
         let grads = layernorm_bwd(gpu(), &dyt, &xt, &gt, &fwd.mean, &fwd.rstd).unwrap();
         let err = rel_l2(&download(&grads.dx), &want_dx);
         assert!(dim == 1 || err <= 1e-5, "layernorm_bwd {rows}x{dim} (launcher's map): dx rel L2 error {err:.2e} > 1e-5");
+    }
+}
+
+#[test]
+fn rows_past_lavapipes_loop_limit_are_complete() {
+    // lavapipe stops an invocation's loops after 65535 iterations in all, silently; one invocation per row of
+    // 100003 elements would need about 75000. The launchers must pick a mapping that finishes every row
+    // (and a forced one that cannot must be refused on a CPU adapter, not computed in part).
+    let g = gpu();
+    let mut rng = Rng::new(16);
+    let (rows, dim) = (2, 100_003);
+    let x = row_data(&mut rng, rows, dim);
+    let gamma: Vec<f32> = (0..dim).map(|_| rng.range(0.5, 1.5) as f32).collect();
+    let beta = rng.vec_f32(dim);
+    let dy = rng.vec_f32(rows * dim);
+    let (xt, gt, bt, dyt) = (upload(&x, &[rows, dim]), upload(&gamma, &[dim]), upload(&beta, &[dim]), upload(&dy, &[rows, dim]));
+    let fwd = layernorm_fwd(g, &xt, &gt, &bt, EPS as f32).unwrap();
+    let (want_y, _, _) = layernorm_ref(&f64s(&x), &f64s(&gamma), &f64s(&beta), dim, EPS);
+    let err = rel_l2(&download(&fwd.y), &want_y);
+    assert!(err <= 1e-5, "layernorm_fwd {rows}x{dim}: rel L2 error {err:.2e} > 1e-5");
+    let grads = layernorm_bwd(g, &dyt, &xt, &gt, &fwd.mean, &fwd.rstd).unwrap();
+    let (want_dx, _, _) = layernorm_bwd_ref(&f64s(&dy), &f64s(&x), &f64s(&gamma), dim, EPS);
+    let err = rel_l2(&download(&grads.dx), &want_dx);
+    assert!(err <= 1e-5, "layernorm_bwd {rows}x{dim}: dx rel L2 error {err:.2e} > 1e-5");
+    let y = softmax_fwd(g, &xt).unwrap();
+    let got_y = download(&y);
+    let err = rel_l2(&got_y, &softmax_ref(&f64s(&x), dim));
+    assert!(err <= 1e-5, "softmax_fwd {rows}x{dim}: rel L2 error {err:.2e} > 1e-5");
+    let dx = softmax_bwd(g, &y, &dyt).unwrap();
+    let err = rel_l2(&download(&dx), &softmax_bwd_ref(&f64s(&got_y), &f64s(&dy), dim));
+    assert!(err <= 1e-5, "softmax_bwd {rows}x{dim}: rel L2 error {err:.2e} > 1e-5");
+    if g.is_cpu() {
+        let forced = softmax_fwd_mapped(g, &xt, RowMap::PerInvocation);
+        assert!(matches!(&forced, Err(Error::Invalid(m)) if m.contains("loop iterations")), "a forced row-per-invocation softmax of {dim} must be refused");
     }
 }
 
@@ -220,6 +256,8 @@ fn layernorm_rejects_bad_input() {
     let xi = Tensor::from_slice(g, &[0i32; 12], &[3, 4]).unwrap();
     assert!(matches!(layernorm_fwd(g, &xi, &g4, &g4, 1e-5), Err(Error::DType(m)) if m.contains("layernorm_fwd: x is i32")));
     assert!(matches!(layernorm_fwd(g, &x, &g4, &g4, -1.0), Err(Error::Invalid(m)) if m.contains("eps")));
+    let odd = RowMap::PerWorkgroup(48);
+    assert!(matches!(layernorm_fwd_mapped(g, &x, &g4, &g4, 1e-5, odd), Err(Error::Invalid(m)) if m.contains("layernorm_fwd: a workgroup per row of 48")));
 
     let fwd = layernorm_fwd(g, &x, &g4, &g4, 1e-5).unwrap();
     let dy_bad = upload(&[0.0; 12], &[4, 3]);

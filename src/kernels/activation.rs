@@ -8,8 +8,8 @@ use crate::tensor::{DType, Tensor};
 use crate::Result;
 
 const SHADER: &str = "activation";
-/// Invocations (= elements) per workgroup (`WG` in activation.wgsl).
-const WG: usize = 256;
+/// Elements per workgroup: 256 invocations (`WG` in activation.wgsl) of 4 elements each.
+const ELEMS_PER_WG: usize = 4 * 256;
 
 /// An elementwise activation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +42,7 @@ struct Params {
     _pad: [u32; 3],
 } // = `Params` in activation.wgsl
 
-/// One invocation per element: `entry` over x (and dy), into a new tensor of x's shape.
+/// `entry` over x (and dy), 4 elements per invocation, into a new tensor of x's shape.
 fn elementwise(gpu: &Gpu, entry: &'static str, reads: &[&Tensor], shape: &[usize]) -> Result<Tensor> {
     let out = Tensor::empty(gpu, shape, DType::F32)?;
     let n = out.numel();
@@ -50,7 +50,7 @@ fn elementwise(gpu: &Gpu, entry: &'static str, reads: &[&Tensor], shape: &[usize
         return Ok(out);
     }
     let p = Params { n: n as u32, _pad: [0; 3] };
-    launch(gpu, SHADER, entry, &[], &p, reads, &[&out], gpu.grid_1d(n.div_ceil(WG))?)?;
+    launch(gpu, SHADER, entry, &[], &p, reads, &[&out], gpu.grid_1d(n.div_ceil(ELEMS_PER_WG))?)?;
     Ok(out)
 }
 

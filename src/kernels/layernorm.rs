@@ -20,28 +20,85 @@ const COLS_WG: usize = 256;
 pub enum RowMap {
     /// One invocation per row, 64 rows per workgroup: no barriers, no workgroup memory.
     PerInvocation,
-    /// One workgroup of 256 invocations per row: strided loads and a reduction in workgroup memory.
-    PerWorkgroup,
+    /// One workgroup of this many invocations (a power of two, 1..=256) per row: strided loads and a
+    /// reduction in workgroup memory.
+    PerWorkgroup(u32),
+}
+
+/// lavapipe (Mesa 22's llvmpipe) stops an invocation's loops after 65535 iterations counted over every loop
+/// of the shader together, silently: a longer row would be left half done. Row kernels stay below this many.
+const CPU_LOOP_BUDGET: usize = 65_000;
+
+/// Loop iterations of one invocation of a row kernel under `map` (the worst of the layer-norm and softmax
+/// kernels, with the per-invocation blocks and the workgroup reductions).
+fn loop_iterations(dim: usize, map: RowMap) -> usize {
+    match map {
+        RowMap::PerInvocation => 3 * dim.div_ceil(4) + 2 * dim.div_ceil(256) + 12,
+        RowMap::PerWorkgroup(wg) => {
+            let wg = wg.max(1) as usize;
+            3 * dim.div_ceil(wg) + 2 * dim.div_ceil(wg * 256) + 2 * 32 + 4
+        }
+    }
 }
 
 /// The mapping for `rows` rows of `dim` elements on this adapter.
 ///
 /// A CPU adapter (lavapipe) runs a workgroup on one core with its invocations as SIMD lanes, and barriers
 /// are costly: one invocation per row won at every shape measured there with 4 rows or more (2.5-10x at
-/// 1024x128, 8192x768, 512x30522, 16x30522 for layernorm_fwd and softmax_fwd); with 1-2 long rows a
-/// workgroup per row spreads the work better (1x30522: 0.45 vs 1.09 ms). A real GPU wants coalesced loads
-/// and many threads in flight: a workgroup per row, except for very short rows.
+/// 1024x128, 8192x768, 512x30522, 16x30522 for layernorm_fwd and softmax_fwd); with 1-3 long rows a
+/// workgroup per row spreads the work better (1x30522: 0.42 vs 1.13 ms), and rows too long for lavapipe's
+/// loop limit (about 86k elements per invocation) need one. A real GPU wants coalesced loads and many
+/// threads in flight: a workgroup per row, except for very short rows.
 pub fn row_map(gpu: &Gpu, rows: usize, dim: usize) -> RowMap {
-    let wide = if gpu.is_cpu() { rows < 4 && dim >= 4096 } else { dim > 32 };
-    if wide { RowMap::PerWorkgroup } else { RowMap::PerInvocation }
+    if !gpu.is_cpu() {
+        return if dim > 32 { RowMap::PerWorkgroup(wide_wg(gpu)) } else { RowMap::PerInvocation };
+    }
+    let per_row = RowMap::PerInvocation;
+    if (rows >= 4 || dim < 4096) && loop_iterations(dim, per_row) <= CPU_LOOP_BUDGET {
+        return per_row;
+    }
+    let mut wg = wide_wg(gpu);
+    while wg < 256 && loop_iterations(dim, RowMap::PerWorkgroup(wg)) > CPU_LOOP_BUDGET {
+        wg *= 2;
+    }
+    RowMap::PerWorkgroup(wg)
 }
 
-/// The workgroup grid of a row kernel under `map`.
-pub(crate) fn row_grid(gpu: &Gpu, rows: usize, map: RowMap) -> Result<[u32; 3]> {
-    match map {
-        RowMap::PerInvocation => gpu.grid_1d(rows.div_ceil(ROWS_WG)),
-        RowMap::PerWorkgroup => gpu.grid_1d(rows),
+/// Invocations per workgroup of the one-workgroup-per-row kernels (the `WIDE_WG` override constant, a power
+/// of two <= 256). A GPU: 256. A CPU adapter runs a workgroup as a loop over SIMD vectors with a context switch
+/// at every barrier, so one vector's worth (its subgroup size, 8 on lavapipe) makes barriers nearly free: on
+/// lavapipe 2x30522 layer norm took 0.42 ms at 8 against 0.86 ms at 256.
+pub fn wide_wg(gpu: &Gpu) -> u32 {
+    match (gpu.is_cpu(), gpu.subgroup_size()) {
+        (true, Some(sg)) => sg.clamp(1, 256).next_power_of_two(),
+        (true, None) => 8,
+        (false, _) => 256,
     }
+}
+
+/// Override constants of a dispatch.
+pub(crate) type Constants = Vec<(&'static str, f64)>;
+
+/// The workgroup grid and override constants of a row kernel of operation `op` under `map`; errors for a
+/// workgroup size that is not a power of two <= 256, or a row too long for a CPU adapter's loop limit.
+pub(crate) fn row_grid(gpu: &Gpu, op: &str, rows: usize, dim: usize, map: RowMap) -> Result<([u32; 3], Constants)> {
+    if let RowMap::PerWorkgroup(wg) = map
+        && !(wg.is_power_of_two() && wg <= 256)
+    {
+        bail!(Invalid, "{op}: a workgroup per row of {wg} invocations, expected a power of two <= 256");
+    }
+    let iterations = loop_iterations(dim, map);
+    if gpu.is_cpu() && iterations > CPU_LOOP_BUDGET {
+        bail!(
+            Invalid,
+            "{op}: rows of {dim} elements under {map:?} take {iterations} loop iterations per invocation; \
+             this CPU adapter may stop after 65535 (use a wider workgroup per row)"
+        );
+    }
+    Ok(match map {
+        RowMap::PerInvocation => (gpu.grid_1d(rows.div_ceil(ROWS_WG))?, vec![]),
+        RowMap::PerWorkgroup(wg) => (gpu.grid_1d(rows)?, vec![("WIDE_WG", wg as f64)]),
+    })
 }
 
 /// (rows, dim) of an f32 tensor of rank >= 1: every leading dim folded into rows.
@@ -112,11 +169,11 @@ pub fn layernorm_fwd_mapped(gpu: &Gpu, x: &Tensor, gamma: &Tensor, beta: &Tensor
     }
     let entry = match map {
         RowMap::PerInvocation => "fwd_rows",
-        RowMap::PerWorkgroup => "fwd_wide",
+        RowMap::PerWorkgroup(_) => "fwd_wide",
     };
-    let groups = row_grid(gpu, rows, map)?;
+    let (groups, constants) = row_grid(gpu, OP, rows, dim, map)?;
     let p = Rows { rows: rows as u32, dim: dim as u32, eps, _pad: 0 };
-    launch(gpu, SHADER, entry, &[], &p, &[x, gamma, beta], &[&out.y, &out.mean, &out.rstd], groups)?;
+    launch(gpu, SHADER, entry, &constants, &p, &[x, gamma, beta], &[&out.y, &out.mean, &out.rstd], groups)?;
     Ok(out)
 }
 
@@ -126,9 +183,10 @@ pub fn layernorm_bwd(gpu: &Gpu, dy: &Tensor, x: &Tensor, gamma: &Tensor, mean: &
     layernorm_bwd_mapped(gpu, dy, x, gamma, mean, rstd, row_map(gpu, rows, dim))
 }
 
-/// Rows per block of stage 1 of the dγ/dβ reduction: at least 64, and at most about 512 blocks for stage 2.
+/// Rows per block of stage 1 of the dγ/dβ reduction: at least 64, and at most about 512 blocks for stage 2
+/// (capped at 32768 rows, within lavapipe's loop limit, for which stage 2 then sums more blocks).
 fn rows_per_block(rows: usize) -> usize {
-    rows.div_ceil(512).max(64)
+    rows.div_ceil(512).clamp(64, 32_768)
 }
 
 /// `layernorm_bwd` with the row mapping of the dx kernel forced (for tests and benchmarks of both kernels).
@@ -167,11 +225,11 @@ pub fn layernorm_bwd_mapped(
 
     let entry = match map {
         RowMap::PerInvocation => "bwd_dx_rows",
-        RowMap::PerWorkgroup => "bwd_dx_wide",
+        RowMap::PerWorkgroup(_) => "bwd_dx_wide",
     };
-    let groups = row_grid(gpu, rows, map)?;
+    let (groups, constants) = row_grid(gpu, OP, rows, dim, map)?;
     let p = Rows { rows: rows as u32, dim: dim as u32, eps: 0.0, _pad: 0 };
-    launch(gpu, SHADER, entry, &[], &p, &[x, gamma, dy, mean, rstd], &[&grads.dx], groups)?;
+    launch(gpu, SHADER, entry, &constants, &p, &[x, gamma, dy, mean, rstd], &[&grads.dx], groups)?;
 
     // Stage 1: per block of rows, per column. With one block it writes dgamma and dbeta directly.
     let rpb = rows_per_block(rows);

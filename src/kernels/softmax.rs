@@ -27,17 +27,19 @@ pub fn softmax_fwd(gpu: &Gpu, x: &Tensor) -> Result<Tensor> {
 
 /// `softmax_fwd` with the row mapping forced (for tests and benchmarks of both kernels).
 pub fn softmax_fwd_mapped(gpu: &Gpu, x: &Tensor, map: RowMap) -> Result<Tensor> {
-    let (rows, dim) = rows_dim("softmax_fwd", "x", x)?;
+    const OP: &str = "softmax_fwd";
+    let (rows, dim) = rows_dim(OP, "x", x)?;
     let y = Tensor::empty(gpu, x.shape(), DType::F32)?;
     if rows == 0 || dim == 0 {
         return Ok(y);
     }
     let entry = match map {
         RowMap::PerInvocation => "fwd_rows",
-        RowMap::PerWorkgroup => "fwd_wide",
+        RowMap::PerWorkgroup(_) => "fwd_wide",
     };
     let p = Rows { rows: rows as u32, dim: dim as u32, _pad: [0; 2] };
-    launch(gpu, SHADER, entry, &[], &p, &[x], &[&y], row_grid(gpu, rows, map)?)?;
+    let (groups, constants) = row_grid(gpu, OP, rows, dim, map)?;
+    launch(gpu, SHADER, entry, &constants, &p, &[x], &[&y], groups)?;
     Ok(y)
 }
 
@@ -59,9 +61,10 @@ pub fn softmax_bwd_mapped(gpu: &Gpu, y: &Tensor, dy: &Tensor, map: RowMap) -> Re
     }
     let entry = match map {
         RowMap::PerInvocation => "bwd_rows",
-        RowMap::PerWorkgroup => "bwd_wide",
+        RowMap::PerWorkgroup(_) => "bwd_wide",
     };
     let p = Rows { rows: rows as u32, dim: dim as u32, _pad: [0; 2] };
-    launch(gpu, SHADER, entry, &[], &p, &[y, dy], &[&dx], row_grid(gpu, rows, map)?)?;
+    let (groups, constants) = row_grid(gpu, OP, rows, dim, map)?;
+    launch(gpu, SHADER, entry, &constants, &p, &[y, dy], &[&dx], groups)?;
     Ok(dx)
 }
