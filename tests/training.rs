@@ -32,7 +32,7 @@ impl Mlp {
         let mut rng = Rng::new(seed);
         let dims = [2, 64, 64, 2];
         let layers = dims.windows(2).enumerate().map(|(i, d)| Linear::new(gpu, &format!("fc{i}"), d[0], d[1], true, Init::XavierUniform, &mut rng).unwrap()).collect();
-        Mlp { layers, batch: 128 }
+        Mlp { layers, batch: 256 }
     }
     fn logits(&self, tape: &mut Tape, x: &Tensor) -> Result<Var> {
         let mut h = tape.constant(x.clone());
@@ -93,7 +93,7 @@ fn config(steps: u32, lr: f32, seed: u64) -> TrainConfig {
 fn an_mlp_learns_a_nonlinear_task() {
     let g = gpu();
     let mut mlp = Mlp::new(g, 1);
-    let mut t = Trainer::new(g, config(400, 1e-2, 1), Optimizer::adamw(0.01));
+    let mut t = Trainer::new(g, config(1500, 2e-2, 1), Optimizer::adamw(0.0));
     t.run(&mut mlp).unwrap();
     let (x, y) = ring_xor(&mut Rng::new(12345), 2000);
     let x = Tensor::from_slice(g, &x, &[2000, 2]).unwrap();
