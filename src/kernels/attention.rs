@@ -34,13 +34,16 @@ pub struct AttentionGrads {
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct Params {
     rows: u32,
+    bh_count: u32,
     seq: u32,
     heads: u32,
+    head_dim: u32,
+    head_vec: u32,
     causal: u32,
     has_lengths: u32,
     scale: f32,
     neg_inf: f32,
-    _pad: u32,
+    _pad: [u32; 2],
 } // = Params in attention.wgsl
 
 /// Checks q, k, v (same [batch, heads, seq, head_dim], f32, head_dim <= 128) and lengths ([batch] I32).
@@ -69,20 +72,28 @@ fn check_inputs(op: &str, q: &Tensor, k: &Tensor, v: &Tensor, lengths: Option<&T
 }
 
 fn params(dims: [usize; 4], lengths: Option<&Tensor>, causal: bool, scale: f32) -> Params {
-    let [batch, heads, seq, _] = dims;
+    let [batch, heads, seq, head_dim] = dims;
     Params {
         rows: (batch * heads * seq) as u32,
+        bh_count: (batch * heads) as u32,
         seq: seq as u32,
         heads: heads as u32,
+        head_dim: head_dim as u32,
+        head_vec: head_dim.div_ceil(4) as u32,
         causal: causal as u32,
         has_lengths: lengths.is_some() as u32,
         scale,
         neg_inf: f32::NEG_INFINITY,
-        _pad: 0,
+        _pad: [0; 2],
     }
 }
 
-/// The lengths binding: the given tensor, or a one-element stand-in the shader never reads.
+/// The grid of the row-block kernels: one workgroup per WG rows of one (batch, head).
+fn block_grid(gpu: &Gpu, dims: [usize; 4]) -> Result<[u32; 3]> {
+    let [batch, heads, seq, _] = dims;
+    grid_1d(gpu, batch * heads * seq.div_ceil(WG))
+}
+
 fn lengths_or_dummy(gpu: &Gpu, lengths: Option<&Tensor>) -> Result<Tensor> {
     match lengths {
         Some(l) => Ok(l.clone()),
@@ -104,8 +115,7 @@ pub fn attention_fwd(gpu: &Gpu, q: &Tensor, k: &Tensor, v: &Tensor, lengths: Opt
     }
     let lens = lengths_or_dummy(gpu, lengths)?;
     let p = params(dims, lengths, causal, scale);
-    let constants = [("HEAD_DIM", head_dim as f64)];
-    launch(gpu, "attention", "attention_fwd", &constants, &p, &[q, k, v, &lens], &[&out, &lse], grid_1d(gpu, rows.div_ceil(WG))?)?;
+    launch(gpu, "attention", "attention_fwd", &[], &p, &[q, k, v, &lens], &[&out, &lse], block_grid(gpu, dims)?)?;
     Ok(AttentionOut { out, lse })
 }
 
@@ -142,11 +152,11 @@ pub fn attention_bwd(
     }
     let lens = lengths_or_dummy(gpu, lengths)?;
     let p = params(dims, lengths, causal, scale);
-    let constants = [("HEAD_DIM", head_dim as f64)];
-    let groups = grid_1d(gpu, rows.div_ceil(WG))?;
+    let groups = block_grid(gpu, dims)?;
     let stats = Tensor::empty(gpu, &[batch, heads, seq, 2], DType::F32)?; // (lse, delta) per row
-    launch(gpu, "attention", "attention_bwd_stats", &constants, &p, &[out, dout, lse], &[&stats], groups)?;
-    launch(gpu, "attention", "attention_bwd_dq", &constants, &p, &[q, k, v, &lens, dout, &stats], &[&dq], groups)?;
-    launch(gpu, "attention", "attention_bwd_dkdv", &constants, &p, &[q, k, v, &lens, dout, &stats], &[&dk, &dv], groups)?;
+    let row_groups = grid_1d(gpu, rows.div_ceil(WG))?;
+    launch(gpu, "attention", "attention_bwd_stats", &[], &p, &[out, dout, lse], &[&stats], row_groups)?;
+    launch(gpu, "attention", "attention_bwd_dq", &[], &p, &[q, k, v, &lens, dout, &stats], &[&dq], groups)?;
+    launch(gpu, "attention", "attention_bwd_dkdv", &[], &p, &[q, k, v, &lens, dout, &stats], &[&dk, &dv], groups)?;
     Ok(AttentionGrads { dq, dk, dv })
 }
