@@ -19,7 +19,8 @@
 // dq and dk/dv are separate passes so every sum has a fixed order: deterministic, no atomics.
 
 const BLOCK: u32 = 16u;        // keys (fwd, dq) or queries (dkdv) per step
-const WG: u32 = 64u;           // rows per workgroup
+const ROWS: u32 = 2u;          // rows per invocation: each loaded chunk of the other side serves ROWS rows
+const WG: u32 = 64u;           // invocations per workgroup; it owns WG · ROWS consecutive rows
 const NEG_BIG: f32 = -1.0e30;  // finite stand-in for −inf inside the running max
 
 struct Params {
@@ -87,7 +88,8 @@ fn valid_keys(b: u32) -> u32 {
     return u32(clamp(lengths[b], 0, i32(p.seq)));
 }
 
-// The rows a workgroup owns: WG consecutive rows from `first` of head `bh`; `live` is false for the grid's padding.
+// The rows a workgroup owns: WG · ROWS consecutive rows from `first` of head `bh` (invocation lid takes rows
+// first + lid + r · WG); `live` is false for the grid's padding.
 struct Block {
     bh: u32,
     first: u32,
@@ -96,15 +98,15 @@ struct Block {
 
 fn block_of(wid: vec3<u32>, nwg: vec3<u32>) -> Block {
     let w = wid.x + wid.y * nwg.x;
-    let blocks = (p.seq + WG - 1u) / WG;
-    return Block(w / blocks, (w % blocks) * WG, w < p.bh_count * blocks);
+    let blocks = (p.seq + WG * ROWS - 1u) / (WG * ROWS);
+    return Block(w / blocks, (w % blocks) * WG * ROWS, w < p.bh_count * blocks);
 }
 
 fn hsum(x: vec4<f32>) -> f32 {
     return (x.x + x.y) + (x.z + x.w);
 }
 
-// out[row] = softmax_j(s_row,j) · v,  lse[row] = log Σ_j exp(s_row,j); one query row per invocation.
+// out[row] = softmax_j(s_row,j) · v,  lse[row] = log Σ_j exp(s_row,j); ROWS query rows per invocation.
 @compute @workgroup_size(WG)
 fn attention_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_index) lid: u32) {
@@ -112,53 +114,89 @@ fn attention_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     if (!blk.live || blk.first + lid >= p.seq) {
         return;
     }
-    let i = blk.first + lid;
-    let row = blk.bh * p.seq + i;
     let len = valid_keys(blk.bh / p.heads);
-    let n = select(len, min(len, i + 1u), p.causal != 0u); // this row's keys: 0..n
-    let kv0 = blk.bh * p.seq * p.head_dim;                 // start of key/value row 0 of this (batch, head)
-    let row0 = row * p.head_dim;
-
-    var m = NEG_BIG; // running max of the scores
-    var l = 0.0;     // running Σ exp(s − m); out[row] holds Σ exp(s − m) v
-    for (var j0 = 0u; j0 < n; j0 += BLOCK) {
-        var s: array<f32, BLOCK>;
-        for (var jj = 0u; jj < BLOCK; jj++) {
-            s[jj] = 0.0;
+    let kv0 = blk.bh * p.seq * p.head_dim; // start of key/value row 0 of this (batch, head)
+    var live: array<bool, ROWS>;
+    var n: array<u32, ROWS>;      // row r sees keys 0..n[r] (0 for a row past seq)
+    var row: array<u32, ROWS>;    // row r (clamped to the last one past seq)
+    var row0: array<u32, ROWS>;   // start of row r
+    var m: array<f32, ROWS>;      // running max of the scores
+    var l: array<f32, ROWS>;      // running Σ exp(s − m); out holds Σ exp(s − m) v
+    var n_hi = 0u;
+    for (var r = 0u; r < ROWS; r++) {
+        let i = blk.first + lid + r * WG;
+        live[r] = i < p.seq;
+        let ic = min(i, p.seq - 1u);
+        n[r] = select(0u, select(len, min(len, ic + 1u), p.causal != 0u), live[r]);
+        row[r] = blk.bh * p.seq + ic;
+        row0[r] = row[r] * p.head_dim;
+        m[r] = NEG_BIG;
+        l[r] = 0.0;
+        n_hi = max(n_hi, n[r]);
+    }
+    for (var j0 = 0u; j0 < n_hi; j0 += BLOCK) {
+        var s: array<f32, ROWS * BLOCK>; // s[r · BLOCK + jj]
+        for (var e = 0u; e < ROWS * BLOCK; e++) {
+            s[e] = 0.0;
         }
         for (var c = 0u; c < p.head_vec; c++) {
-            let qc = p.scale * q4(row0, c);
+            var qc: array<vec4<f32>, ROWS>;
+            for (var r = 0u; r < ROWS; r++) {
+                qc[r] = p.scale * q4(row0[r], c);
+            }
             for (var jj = 0u; jj < BLOCK; jj++) {
-                s[jj] += dot(qc, k4(kv0 + min(j0 + jj, n - 1u) * p.head_dim, c)); // past n: masked below
+                let kc = k4(kv0 + min(j0 + jj, n_hi - 1u) * p.head_dim, c); // past n: masked below
+                for (var r = 0u; r < ROWS; r++) {
+                    s[r * BLOCK + jj] += dot(qc[r], kc);
+                }
             }
         }
-        var m_block = NEG_BIG;
-        for (var jj = 0u; jj < BLOCK; jj++) {
-            s[jj] = select(NEG_BIG, s[jj], j0 + jj < n);
-            m_block = max(m_block, s[jj]);
-        }
-        let m_new = max(m, m_block);
-        let correction = exp(m - m_new);
-        l *= correction;
-        for (var jj = 0u; jj < BLOCK; jj++) {
-            s[jj] = select(0.0, exp(s[jj] - m_new), j0 + jj < n); // now p_ij · exp(lse − m_new)
-            l += s[jj];
+        var correction: array<f32, ROWS>;
+        for (var r = 0u; r < ROWS; r++) {
+            var m_new = m[r];
+            for (var jj = 0u; jj < BLOCK; jj++) {
+                m_new = max(m_new, select(NEG_BIG, s[r * BLOCK + jj], j0 + jj < n[r]));
+            }
+            correction[r] = exp(m[r] - m_new);
+            l[r] *= correction[r];
+            for (var jj = 0u; jj < BLOCK; jj++) {
+                let e = r * BLOCK + jj;
+                s[e] = select(0.0, exp(s[e] - m_new), j0 + jj < n[r]); // p_ij · exp(lse_i − m_new)
+                l[r] += s[e];
+            }
+            m[r] = m_new;
         }
         for (var c = 0u; c < p.head_vec; c++) {
-            var o = select(vec4<f32>(0.0), correction * out4(row0, c), j0 > 0u);
-            for (var jj = 0u; jj < BLOCK; jj++) {
-                o = fma(vec4<f32>(s[jj]), v4(kv0 + min(j0 + jj, n - 1u) * p.head_dim, c), o);
+            var o: array<vec4<f32>, ROWS>;
+            for (var r = 0u; r < ROWS; r++) {
+                o[r] = vec4<f32>(0.0);
+                if (live[r] && j0 > 0u) {
+                    o[r] = correction[r] * out4(row0[r], c);
+                }
             }
-            store_out4(row0, c, o);
+            for (var jj = 0u; jj < BLOCK; jj++) {
+                let vc = v4(kv0 + min(j0 + jj, n_hi - 1u) * p.head_dim, c);
+                for (var r = 0u; r < ROWS; r++) {
+                    o[r] = fma(vec4<f32>(s[r * BLOCK + jj]), vc, o[r]);
+                }
+            }
+            for (var r = 0u; r < ROWS; r++) {
+                if (live[r]) {
+                    store_out4(row0[r], c, o[r]);
+                }
+            }
         }
-        m = m_new;
     }
     // Normalise (a row with no key was never written: zeros).
-    let inv_l = select(0.0, 1.0 / l, l > 0.0);
-    for (var c = 0u; c < p.head_vec; c++) {
-        store_out4(row0, c, select(vec4<f32>(0.0), inv_l * out4(row0, c), n > 0u));
+    for (var r = 0u; r < ROWS; r++) {
+        if (live[r]) {
+            let inv_l = select(0.0, 1.0 / l[r], l[r] > 0.0);
+            for (var c = 0u; c < p.head_vec; c++) {
+                store_out4(row0[r], c, select(vec4<f32>(0.0), inv_l * out4(row0[r], c), n[r] > 0u));
+            }
+            lse[row[r]] = select(p.neg_inf, m[r] + log(l[r]), l[r] > 0.0);
+        }
     }
-    lse[row] = select(p.neg_inf, m + log(l), l > 0.0);
 }
 
 // ---- backward -------------------------------------------------------------------------------------------
@@ -228,7 +266,7 @@ fn attention_bwd_stats(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(n
     stats_out[2u * row + 1u] = hsum(acc);
 }
 
-// dq_i = scale · Σ_j p_ij (do_i·v_j − delta_i) k_j over the keys of query row i; one query row per invocation.
+// dq_i = scale · Σ_j p_ij (do_i·v_j − delta_i) k_j over the keys of query row i; ROWS query rows per invocation.
 @compute @workgroup_size(WG)
 fn attention_bwd_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                     @builtin(local_invocation_index) lid: u32) {
@@ -236,53 +274,91 @@ fn attention_bwd_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
     if (!blk.live || blk.first + lid >= p.seq) {
         return;
     }
-    let i = blk.first + lid;
-    let row = blk.bh * p.seq + i;
     let len = valid_keys(blk.bh / p.heads);
-    let n = select(len, min(len, i + 1u), p.causal != 0u);
     let kv0 = blk.bh * p.seq * p.head_dim;
-    let row0 = row * p.head_dim;
-    let lse_i = stats[2u * row];
-    let delta_i = stats[2u * row + 1u];
-
-    for (var j0 = 0u; j0 < n; j0 += BLOCK) {
-        var s: array<f32, BLOCK>;
-        var dp: array<f32, BLOCK>;
-        for (var jj = 0u; jj < BLOCK; jj++) {
-            s[jj] = 0.0;
-            dp[jj] = 0.0;
+    var live: array<bool, ROWS>;
+    var n: array<u32, ROWS>;
+    var row0: array<u32, ROWS>;
+    var lse_i: array<f32, ROWS>;
+    var delta_i: array<f32, ROWS>;
+    var n_hi = 0u;
+    for (var r = 0u; r < ROWS; r++) {
+        let i = blk.first + lid + r * WG;
+        live[r] = i < p.seq;
+        let ic = min(i, p.seq - 1u);
+        n[r] = select(0u, select(len, min(len, ic + 1u), p.causal != 0u), live[r]);
+        let row = blk.bh * p.seq + ic;
+        row0[r] = row * p.head_dim;
+        lse_i[r] = stats[2u * row];
+        delta_i[r] = stats[2u * row + 1u];
+        n_hi = max(n_hi, n[r]);
+    }
+    for (var j0 = 0u; j0 < n_hi; j0 += BLOCK) {
+        var s: array<f32, ROWS * BLOCK>;  // s[r · BLOCK + jj], then scale · ds
+        var dp: array<f32, ROWS * BLOCK>; // do_i·v_j
+        for (var e = 0u; e < ROWS * BLOCK; e++) {
+            s[e] = 0.0;
+            dp[e] = 0.0;
         }
         for (var c = 0u; c < p.head_vec; c++) {
-            let qc = p.scale * q4(row0, c);
-            let dc = do4(row0, c);
+            var qc: array<vec4<f32>, ROWS>;
+            var dc: array<vec4<f32>, ROWS>;
+            for (var r = 0u; r < ROWS; r++) {
+                qc[r] = p.scale * q4(row0[r], c);
+                dc[r] = do4(row0[r], c);
+            }
             for (var jj = 0u; jj < BLOCK; jj++) {
-                let kb = kv0 + min(j0 + jj, n - 1u) * p.head_dim;
-                s[jj] += dot(qc, k4(kb, c));
-                dp[jj] += dot(dc, v4(kb, c));
+                let kb = kv0 + min(j0 + jj, n_hi - 1u) * p.head_dim;
+                let kc = k4(kb, c);
+                let vc = v4(kb, c);
+                for (var r = 0u; r < ROWS; r++) {
+                    s[r * BLOCK + jj] += dot(qc[r], kc);
+                    dp[r * BLOCK + jj] += dot(dc[r], vc);
+                }
             }
         }
-        for (var jj = 0u; jj < BLOCK; jj++) {
-            // s <= lse: the clamp only absorbs rounding. s[jj] becomes scale · ds_ij.
-            let pij = select(0.0, exp(min(s[jj] - lse_i, 0.0)), j0 + jj < n);
-            s[jj] = p.scale * pij * (dp[jj] - delta_i);
+        for (var r = 0u; r < ROWS; r++) {
+            for (var jj = 0u; jj < BLOCK; jj++) {
+                // s <= lse: the clamp only absorbs rounding (and keeps a masked row's exp finite).
+                let e = r * BLOCK + jj;
+                let pij = select(0.0, exp(min(s[e] - lse_i[r], 0.0)), j0 + jj < n[r]);
+                s[e] = p.scale * pij * (dp[e] - delta_i[r]);
+            }
         }
         for (var c = 0u; c < p.head_vec; c++) {
-            var acc = select(vec4<f32>(0.0), dq4(row0, c), j0 > 0u);
-            for (var jj = 0u; jj < BLOCK; jj++) {
-                acc = fma(vec4<f32>(s[jj]), k4(kv0 + min(j0 + jj, n - 1u) * p.head_dim, c), acc);
+            var acc: array<vec4<f32>, ROWS>;
+            for (var r = 0u; r < ROWS; r++) {
+                acc[r] = vec4<f32>(0.0);
+                if (live[r] && j0 > 0u) {
+                    acc[r] = dq4(row0[r], c);
+                }
             }
-            store_dq4(row0, c, acc);
+            for (var jj = 0u; jj < BLOCK; jj++) {
+                let kc = k4(kv0 + min(j0 + jj, n_hi - 1u) * p.head_dim, c);
+                for (var r = 0u; r < ROWS; r++) {
+                    acc[r] = fma(vec4<f32>(s[r * BLOCK + jj]), kc, acc[r]);
+                }
+            }
+            for (var r = 0u; r < ROWS; r++) {
+                if (live[r]) {
+                    store_dq4(row0[r], c, acc[r]);
+                }
+            }
         }
     }
-    if (n == 0u) {
-        for (var c = 0u; c < p.head_vec; c++) {
-            store_dq4(row0, c, vec4<f32>(0.0));
+    if (n_hi == 0u) { // no key for any row (len = 0): zeros
+        for (var r = 0u; r < ROWS; r++) {
+            if (live[r]) {
+                for (var c = 0u; c < p.head_vec; c++) {
+                    store_dq4(row0[r], c, vec4<f32>(0.0));
+                }
+            }
         }
     }
 }
 
 // dv_j = Σ_i p_ij do_i,  dk_j = scale · Σ_i p_ij (do_i·v_j − delta_i) q_i over the queries that see key j;
-// one key row per invocation.
+// ROWS key rows per invocation.
 @compute @workgroup_size(WG)
 fn attention_bwd_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                       @builtin(local_invocation_index) lid: u32) {
@@ -290,50 +366,93 @@ fn attention_bwd_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
     if (!blk.live || blk.first + lid >= p.seq) {
         return;
     }
-    let j = blk.first + lid;
-    let row = blk.bh * p.seq + j;
-    let row0 = row * p.head_dim;
+    let len = valid_keys(blk.bh / p.heads);
     let q0 = blk.bh * p.seq; // row of query 0 of this (batch, head)
-    // Key j is seen by the queries i in [i_start, seq): all when j < len, only i >= j under the causal mask.
-    let i_start = select(0u, j, p.causal != 0u);
-    let i_end = select(0u, p.seq, j < valid_keys(blk.bh / p.heads));
+    var live: array<bool, ROWS>;
+    var j: array<u32, ROWS>;
+    var row0: array<u32, ROWS>;
+    for (var r = 0u; r < ROWS; r++) {
+        let jr = blk.first + lid + r * WG;
+        live[r] = jr < p.seq;
+        j[r] = min(jr, p.seq - 1u);
+        row0[r] = (q0 + j[r]) * p.head_dim;
+    }
+    // Key j is seen by the queries i in [0, seq) when j < len, only i >= j under the causal mask. This
+    // invocation walks queries from its first key (causal) or 0; the masks below sort out each row.
+    let i_start = select(0u, j[0], p.causal != 0u);
+    let i_end = select(0u, p.seq, j[0] < len);
 
     for (var i0 = i_start; i0 < i_end; i0 += BLOCK) {
-        var s: array<f32, BLOCK>;
-        var dp: array<f32, BLOCK>;
-        for (var ii = 0u; ii < BLOCK; ii++) {
-            s[ii] = 0.0;
-            dp[ii] = 0.0;
+        var s: array<f32, ROWS * BLOCK>;  // s[r · BLOCK + ii], then scale · ds
+        var dp: array<f32, ROWS * BLOCK>; // do_i·v_j, then p_ij
+        for (var e = 0u; e < ROWS * BLOCK; e++) {
+            s[e] = 0.0;
+            dp[e] = 0.0;
         }
         for (var c = 0u; c < p.head_vec; c++) {
-            let kc = p.scale * k4(row0, c);
-            let vc = v4(row0, c);
+            var kc: array<vec4<f32>, ROWS>;
+            var vc: array<vec4<f32>, ROWS>;
+            for (var r = 0u; r < ROWS; r++) {
+                kc[r] = p.scale * k4(row0[r], c);
+                vc[r] = v4(row0[r], c);
+            }
             for (var ii = 0u; ii < BLOCK; ii++) {
                 let qb = (q0 + min(i0 + ii, i_end - 1u)) * p.head_dim; // past the end: masked below
-                s[ii] += dot(kc, q4(qb, c));
-                dp[ii] += dot(vc, do4(qb, c));
+                let qc = q4(qb, c);
+                let dc = do4(qb, c);
+                for (var r = 0u; r < ROWS; r++) {
+                    s[r * BLOCK + ii] += dot(kc[r], qc);
+                    dp[r * BLOCK + ii] += dot(vc[r], dc);
+                }
             }
         }
         for (var ii = 0u; ii < BLOCK; ii++) {
-            let qrow = q0 + min(i0 + ii, i_end - 1u);
-            let pij = select(0.0, exp(min(s[ii] - stats[2u * qrow], 0.0)), i0 + ii < i_end);
-            s[ii] = p.scale * pij * (dp[ii] - stats[2u * qrow + 1u]); // scale · ds_ij
-            dp[ii] = pij;
+            let i = i0 + ii;
+            let qrow = q0 + min(i, i_end - 1u);
+            let lse_i = stats[2u * qrow];
+            let delta_i = stats[2u * qrow + 1u];
+            for (var r = 0u; r < ROWS; r++) {
+                let e = r * BLOCK + ii;
+                let seen = live[r] && i < i_end && j[r] < len && (p.causal == 0u || i >= j[r]);
+                let pij = select(0.0, exp(min(s[e] - lse_i, 0.0)), seen);
+                s[e] = p.scale * pij * (dp[e] - delta_i);
+                dp[e] = pij;
+            }
         }
         for (var c = 0u; c < p.head_vec; c++) {
-            var acc_k = select(vec4<f32>(0.0), dk4(row0, c), i0 > i_start);
-            var acc_v = select(vec4<f32>(0.0), dv4(row0, c), i0 > i_start);
+            var acc_k: array<vec4<f32>, ROWS>;
+            var acc_v: array<vec4<f32>, ROWS>;
+            for (var r = 0u; r < ROWS; r++) {
+                acc_k[r] = vec4<f32>(0.0);
+                acc_v[r] = vec4<f32>(0.0);
+                if (live[r] && i0 > i_start) {
+                    acc_k[r] = dk4(row0[r], c);
+                    acc_v[r] = dv4(row0[r], c);
+                }
+            }
             for (var ii = 0u; ii < BLOCK; ii++) {
                 let qb = (q0 + min(i0 + ii, i_end - 1u)) * p.head_dim;
-                acc_k = fma(vec4<f32>(s[ii]), q4(qb, c), acc_k);
-                acc_v = fma(vec4<f32>(dp[ii]), do4(qb, c), acc_v);
+                let qc = q4(qb, c);
+                let dc = do4(qb, c);
+                for (var r = 0u; r < ROWS; r++) {
+                    acc_k[r] = fma(vec4<f32>(s[r * BLOCK + ii]), qc, acc_k[r]);
+                    acc_v[r] = fma(vec4<f32>(dp[r * BLOCK + ii]), dc, acc_v[r]);
+                }
             }
-            store_dkdv4(row0, c, acc_k, acc_v);
+            for (var r = 0u; r < ROWS; r++) {
+                if (live[r]) {
+                    store_dkdv4(row0[r], c, acc_k[r], acc_v[r]);
+                }
+            }
         }
     }
-    if (i_start >= i_end) {
-        for (var c = 0u; c < p.head_vec; c++) {
-            store_dkdv4(row0, c, vec4<f32>(0.0), vec4<f32>(0.0));
+    if (i_start >= i_end) { // no valid key among this invocation's rows: zeros
+        for (var r = 0u; r < ROWS; r++) {
+            if (live[r]) {
+                for (var c = 0u; c < p.head_vec; c++) {
+                    store_dkdv4(row0[r], c, vec4<f32>(0.0), vec4<f32>(0.0));
+                }
+            }
         }
     }
 }

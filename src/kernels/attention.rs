@@ -14,8 +14,9 @@ use crate::{Error, Result};
 /// Largest head_dim the kernels hold in registers (`MAX_VEC` · 4 in attention.wgsl).
 pub const MAX_HEAD_DIM: usize = 128;
 
-/// Rows per workgroup (`WG` in attention.wgsl).
+/// Invocations per workgroup and rows per invocation (`WG`, `ROWS` in attention.wgsl).
 const WG: usize = 64;
+const ROWS: usize = 2;
 
 /// Forward results: the attention output and what the backward pass needs besides it.
 pub struct AttentionOut {
@@ -88,10 +89,10 @@ fn params(dims: [usize; 4], lengths: Option<&Tensor>, causal: bool, scale: f32) 
     }
 }
 
-/// The grid of the row-block kernels: one workgroup per WG rows of one (batch, head).
+/// The grid of the row-block kernels: one workgroup per WG · ROWS rows of one (batch, head).
 fn block_grid(gpu: &Gpu, dims: [usize; 4]) -> Result<[u32; 3]> {
     let [batch, heads, seq, _] = dims;
-    grid_1d(gpu, batch * heads * seq.div_ceil(WG))
+    grid_1d(gpu, batch * heads * seq.div_ceil(WG * ROWS))
 }
 
 fn lengths_or_dummy(gpu: &Gpu, lengths: Option<&Tensor>) -> Result<Tensor> {
