@@ -19,8 +19,8 @@
 // dq and dk/dv are separate passes so every sum has a fixed order: deterministic, no atomics.
 
 const BLOCK: u32 = 16u;        // keys (fwd, dq) or queries (dkdv) per step
-const ROWS: u32 = 2u;          // rows per invocation: each loaded chunk of the other side serves ROWS rows
-const WG: u32 = 64u;           // invocations per workgroup; it owns WG · ROWS consecutive rows
+const ROWS: u32 = 4u;          // rows per invocation: each loaded chunk of the other side serves ROWS rows
+const WG: u32 = 32u;           // invocations per workgroup; it owns WG · ROWS consecutive rows
 const NEG_BIG: f32 = -1.0e30;  // finite stand-in for −inf inside the running max
 
 struct Params {

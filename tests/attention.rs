@@ -268,17 +268,3 @@ fn unfused_bench_baseline_matches_reference() {
     }
 }
 
-#[test]
-fn zz_compile_times() {
-    let g = gpu();
-    for d in [1usize, 8, 16, 31, 32, 64, 128] {
-        let x = Tensor::from_slice(g, &vec![0.1f32; 2 * d], &[1, 1, 2, d]).unwrap();
-        let t0 = std::time::Instant::now();
-        let f = attention_fwd(g, &x, &x, &x, None, false, 1.0).unwrap();
-        f.lse.to_vec::<f32>(g).unwrap();
-        let t1 = t0.elapsed();
-        let gr = attention_bwd(g, &x, &x, &x, &f.out, &f.lse, &x, None, false, 1.0).unwrap();
-        gr.dq.to_vec::<f32>(g).unwrap();
-        eprintln!("d={d}: fwd {:?} bwd {:?}", t1, t0.elapsed() - t1);
-    }
-}
