@@ -1,12 +1,11 @@
 // attention.wgsl: fused scaled-dot-product attention that never materialises the seq×seq scores.
-// q, k, v, out, dout: [batch, heads, seq, head_dim] contiguous; one invocation per query row (fwd, dq) or per
-// key row (dkdv): no workgroup memory, no barrier (the cheap design on lavapipe). Only a block of BLOCK scores
-// lives in registers; the head_dim-long rows stream through in vec4 chunks, and each row's accumulator (o, dq,
-// dk, dv) is kept in its output buffer, read and rewritten once per block of keys: the kernel's registers and
+// q, k, v, out, dout: [batch, heads, seq, head_dim] contiguous. Each invocation owns ROWS query rows (fwd, dq)
+// or key rows (dkdv), lid + r·WG within its workgroup's WG·ROWS rows of one (batch, head), and walks the other
+// side in blocks of BLOCK rows: every chunk it loads serves its ROWS rows. No workgroup memory, no barrier (the
+// cheap design on lavapipe, where every storage load is a gather: loads per flop is what counts). Only the
+// ROWS×BLOCK scores live in registers; the head_dim-long rows stream through in vec4 chunks, and each row's
+// accumulator (o, dq, dk, dv) is kept in its output buffer, read and rewritten once per block: registers and
 // compile time do not grow with head_dim, and one pipeline serves every head_dim.
-// A workgroup takes WG consecutive rows of one (batch, head) and walks the other side's rows in lockstep up to
-// the block's largest count, masking per invocation: every k/v (or q/do) address is then workgroup-uniform,
-// which lavapipe turns into one broadcast load instead of a gather.
 //   len_b         = clamp(lengths[b], 0, seq), or seq without lengths          (key padding mask)
 //   keys(i)       = { j : j < len_b  and  (not causal or j <= i) }
 //   s_ij          = scale · q_i·k_j                                           (j in keys(i))
