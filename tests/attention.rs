@@ -100,6 +100,7 @@ fn check_case(case: &Case, seed: u64) {
 
     let o = fwd.out.to_vec::<f32>(g).unwrap();
     let err = rel_l2(&o, &o_ref);
+    eprintln!("{:?} lengths {:?} causal {}: out error {err:.1e}", case.dims, case.lengths, case.causal);
     assert!(err <= 1e-5, "attention_fwd {case:?}: out rel L2 error {err:.2e} > 1e-5");
     // lse: finite rows compared; rows with no visible key must be exactly -inf.
     let lse = fwd.lse.to_vec::<f32>(g).unwrap();
@@ -115,6 +116,7 @@ fn check_case(case: &Case, seed: u64) {
         let got = got.to_vec::<f32>(g).unwrap();
         assert!(got.iter().all(|x| x.is_finite()), "attention_bwd {case:?}: {name} has a non-finite value");
         let err = if want.iter().all(|&x| x == 0.0) { max_abs(&got, want) } else { rel_l2(&got, want) };
+        eprintln!("{:?} lengths {:?} causal {}: {name} error {err:.1e}", case.dims, case.lengths, case.causal);
         assert!(err <= 1e-5, "attention_bwd {case:?}: {name} rel L2 error {err:.2e} > 1e-5");
     }
 }
