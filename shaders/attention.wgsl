@@ -1,6 +1,11 @@
 // attention.wgsl: fused scaled-dot-product attention that never materialises the seq×seq scores.
-// q, k, v, out, dout: [batch, heads, seq, head_dim] contiguous; one invocation per query row (fwd, dq) or per
-// key row (dkdv), each row held in registers: no workgroup memory, no barrier (the cheap design on lavapipe).
+// q, k, v, out, dout: [batch, heads, seq, head_dim] contiguous. Each invocation owns ROWS query rows (fwd, dq)
+// or key rows (dkdv), lid + r·WG within its workgroup's WG·ROWS rows of one (batch, head), and walks the other
+// side in blocks of BLOCK rows: every chunk it loads serves its ROWS rows. No workgroup memory, no barrier (the
+// cheap design on lavapipe, where every storage load is a gather: loads per flop is what counts). Only the
+// ROWS×BLOCK scores live in registers; the head_dim-long rows stream through in vec4 chunks, and each row's
+// accumulator (o, dq, dk, dv) is kept in its output buffer, read and rewritten once per block: registers and
+// compile time do not grow with head_dim, and one pipeline serves every head_dim.
 //   len_b         = clamp(lengths[b], 0, seq), or seq without lengths          (key padding mask)
 //   keys(i)       = { j : j < len_b  and  (not causal or j <= i) }
 //   s_ij          = scale · q_i·k_j                                           (j in keys(i))
@@ -12,23 +17,24 @@
 //   bwd_dkdv:     dv_j = Σ_i p_ij do_i,  dk_j = scale · Σ_i ds_ij q_i      (sum over i with j in keys(i))
 // dq and dk/dv are separate passes so every sum has a fixed order: deterministic, no atomics.
 
-// The exact head_dim; rows are held as HEAD_VEC vec4 chunks (the last one zero-padded).
-override HEAD_DIM: u32 = 64u;
-override HEAD_VEC: u32 = (HEAD_DIM + 3u) / 4u;
-const MAX_VEC: u32 = 32u;      // head_dim <= 128
-const BLOCK: u32 = 8u;         // keys per online-softmax step
-const WG: u32 = 64u;           // rows per workgroup
+const BLOCK: u32 = 16u;        // keys (fwd, dq) or queries (dkdv) per step
+const ROWS: u32 = 4u;          // rows per invocation: each loaded chunk of the other side serves ROWS rows
+const WG: u32 = 32u;           // invocations per workgroup; it owns WG · ROWS consecutive rows
 const NEG_BIG: f32 = -1.0e30;  // finite stand-in for −inf inside the running max
 
 struct Params {
     rows: u32,        // batch · heads · seq
+    bh_count: u32,    // batch · heads
     seq: u32,
     heads: u32,
+    head_dim: u32,
+    head_vec: u32,    // ceil(head_dim / 4): vec4 chunks per row, the last one zero-padded
     causal: u32,      // 1: mask j > i
     has_lengths: u32, // 0: every key is valid (lengths is a dummy binding)
     scale: f32,
     neg_inf: f32,     // −inf, written as lse of a row with no key
-    _pad: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -41,30 +47,36 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;  // [batch, heads, seq, head_dim]
 @group(0) @binding(6) var<storage, read_write> lse: array<f32>;  // [batch, heads, seq]
 
-// Chunk c (elements 4c..4c+3, zero past head_dim) of the row starting at `base`.
+// Indices of chunk c (elements 4c..4c+3) of the row at `base`, clamped to the row; `tail_mask` zeroes the lanes
+// past head_dim.
+fn chunk_index(base: u32, c: u32) -> vec4<u32> {
+    return base + min(vec4<u32>(4u * c) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.head_dim - 1u));
+}
+fn tail_mask(c: u32) -> vec4<bool> {
+    return vec4<u32>(4u * c) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(p.head_dim);
+}
 fn q4(base: u32, c: u32) -> vec4<f32> {
-    let d = base + 4u * c;
-    var r = vec4<f32>(q[d], 0.0, 0.0, 0.0);
-    if (4u * c + 1u < HEAD_DIM) { r.y = q[d + 1u]; }
-    if (4u * c + 2u < HEAD_DIM) { r.z = q[d + 2u]; }
-    if (4u * c + 3u < HEAD_DIM) { r.w = q[d + 3u]; }
-    return r;
+    let x = chunk_index(base, c);
+    return select(vec4<f32>(0.0), vec4<f32>(q[x.x], q[x.y], q[x.z], q[x.w]), tail_mask(c));
 }
 fn k4(base: u32, c: u32) -> vec4<f32> {
-    let d = base + 4u * c;
-    var r = vec4<f32>(k[d], 0.0, 0.0, 0.0);
-    if (4u * c + 1u < HEAD_DIM) { r.y = k[d + 1u]; }
-    if (4u * c + 2u < HEAD_DIM) { r.z = k[d + 2u]; }
-    if (4u * c + 3u < HEAD_DIM) { r.w = k[d + 3u]; }
-    return r;
+    let x = chunk_index(base, c);
+    return select(vec4<f32>(0.0), vec4<f32>(k[x.x], k[x.y], k[x.z], k[x.w]), tail_mask(c));
 }
 fn v4(base: u32, c: u32) -> vec4<f32> {
+    let x = chunk_index(base, c);
+    return select(vec4<f32>(0.0), vec4<f32>(v[x.x], v[x.y], v[x.z], v[x.w]), tail_mask(c));
+}
+fn out4(base: u32, c: u32) -> vec4<f32> {
+    let x = chunk_index(base, c);
+    return vec4<f32>(out[x.x], out[x.y], out[x.z], out[x.w]);
+}
+fn store_out4(base: u32, c: u32, r: vec4<f32>) {
     let d = base + 4u * c;
-    var r = vec4<f32>(v[d], 0.0, 0.0, 0.0);
-    if (4u * c + 1u < HEAD_DIM) { r.y = v[d + 1u]; }
-    if (4u * c + 2u < HEAD_DIM) { r.z = v[d + 2u]; }
-    if (4u * c + 3u < HEAD_DIM) { r.w = v[d + 3u]; }
-    return r;
+    out[d] = r.x;
+    if (4u * c + 1u < p.head_dim) { out[d + 1u] = r.y; }
+    if (4u * c + 2u < p.head_dim) { out[d + 2u] = r.z; }
+    if (4u * c + 3u < p.head_dim) { out[d + 3u] = r.w; }
 }
 
 // len_b: valid keys of batch b.
@@ -75,78 +87,115 @@ fn valid_keys(b: u32) -> u32 {
     return u32(clamp(lengths[b], 0, i32(p.seq)));
 }
 
-// Number of keys query i of batch b attends to (they are 0..n).
-fn key_count(b: u32, i: u32) -> u32 {
-    let n = valid_keys(b);
-    if (p.causal != 0u) {
-        return min(n, i + 1u);
-    }
-    return n;
+// The rows a workgroup owns: WG · ROWS consecutive rows from `first` of head `bh` (invocation lid takes rows
+// first + lid + r · WG); `live` is false for the grid's padding.
+struct Block {
+    bh: u32,
+    first: u32,
+    live: bool,
+}
+
+fn block_of(wid: vec3<u32>, nwg: vec3<u32>) -> Block {
+    let w = wid.x + wid.y * nwg.x;
+    let blocks = (p.seq + WG * ROWS - 1u) / (WG * ROWS);
+    return Block(w / blocks, (w % blocks) * WG * ROWS, w < p.bh_count * blocks);
 }
 
 fn hsum(x: vec4<f32>) -> f32 {
     return (x.x + x.y) + (x.z + x.w);
 }
 
-// out[row] = softmax_j(s_row,j) · v,  lse[row] = log Σ_j exp(s_row,j); one query row per invocation.
+// out[row] = softmax_j(s_row,j) · v,  lse[row] = log Σ_j exp(s_row,j); ROWS query rows per invocation.
 @compute @workgroup_size(WG)
-fn attention_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let row = gid.x + gid.y * nwg.x * WG;
-    if (row >= p.rows) {
+fn attention_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) lid: u32) {
+    let blk = block_of(wid, nwg);
+    if (!blk.live || blk.first + lid >= p.seq) {
         return;
     }
-    let bh = row / p.seq;
-    let i = row % p.seq;
-    let n = key_count(bh / p.heads, i);
-    let kv0 = bh * p.seq * HEAD_DIM; // start of key/value row 0 of this (batch, head)
-    let row0 = row * HEAD_DIM;
-
-    var qs: array<vec4<f32>, MAX_VEC>; // scale · q_i
-    var o: array<vec4<f32>, MAX_VEC>;  // unnormalised Σ_j exp(s_ij − m) v_j
-    for (var c = 0u; c < HEAD_VEC; c++) {
-        qs[c] = p.scale * q4(row0, c);
-        o[c] = vec4<f32>(0.0);
+    let len = valid_keys(blk.bh / p.heads);
+    let kv0 = blk.bh * p.seq * p.head_dim; // start of key/value row 0 of this (batch, head)
+    var live: array<bool, ROWS>;
+    var n: array<u32, ROWS>;      // row r sees keys 0..n[r] (0 for a row past seq)
+    var row: array<u32, ROWS>;    // row r (clamped to the last one past seq)
+    var row0: array<u32, ROWS>;   // start of row r
+    var m: array<f32, ROWS>;      // running max of the scores
+    var l: array<f32, ROWS>;      // running Σ exp(s − m); out holds Σ exp(s − m) v
+    var n_hi = 0u;
+    for (var r = 0u; r < ROWS; r++) {
+        let i = blk.first + lid + r * WG;
+        live[r] = i < p.seq;
+        let ic = min(i, p.seq - 1u);
+        n[r] = select(0u, select(len, min(len, ic + 1u), p.causal != 0u), live[r]);
+        row[r] = blk.bh * p.seq + ic;
+        row0[r] = row[r] * p.head_dim;
+        m[r] = NEG_BIG;
+        l[r] = 0.0;
+        n_hi = max(n_hi, n[r]);
     }
-    var m = NEG_BIG; // running max of the scores
-    var l = 0.0;     // running Σ exp(s − m)
-    for (var j0 = 0u; j0 < n; j0 += BLOCK) {
-        var s: array<f32, BLOCK>;
-        var m_block = NEG_BIG;
-        for (var jj = 0u; jj < BLOCK; jj++) {
-            let kb = kv0 + min(j0 + jj, n - 1u) * HEAD_DIM; // past the end: reload the last key, masked below
-            var acc = vec4<f32>(0.0);
-            for (var c = 0u; c < HEAD_VEC; c++) {
-                acc = fma(qs[c], k4(kb, c), acc);
+    for (var j0 = 0u; j0 < n_hi; j0 += BLOCK) {
+        var s: array<f32, ROWS * BLOCK>; // s[r · BLOCK + jj]
+        for (var e = 0u; e < ROWS * BLOCK; e++) {
+            s[e] = 0.0;
+        }
+        for (var c = 0u; c < p.head_vec; c++) {
+            var qc: array<vec4<f32>, ROWS>;
+            for (var r = 0u; r < ROWS; r++) {
+                qc[r] = p.scale * q4(row0[r], c);
             }
-            s[jj] = select(NEG_BIG, hsum(acc), j0 + jj < n);
-            m_block = max(m_block, s[jj]);
-        }
-        let m_new = max(m, m_block);
-        let correction = exp(m - m_new);
-        l *= correction;
-        for (var c = 0u; c < HEAD_VEC; c++) {
-            o[c] *= correction;
-        }
-        for (var jj = 0u; jj < BLOCK; jj++) {
-            let vb = kv0 + min(j0 + jj, n - 1u) * HEAD_DIM;
-            let pj = select(0.0, exp(s[jj] - m_new), j0 + jj < n);
-            l += pj;
-            for (var c = 0u; c < HEAD_VEC; c++) {
-                o[c] = fma(vec4<f32>(pj), v4(vb, c), o[c]);
+            for (var jj = 0u; jj < BLOCK; jj++) {
+                let kc = k4(kv0 + min(j0 + jj, n_hi - 1u) * p.head_dim, c); // past n: masked below
+                for (var r = 0u; r < ROWS; r++) {
+                    s[r * BLOCK + jj] += dot(qc[r], kc);
+                }
             }
         }
-        m = m_new;
+        var correction: array<f32, ROWS>;
+        for (var r = 0u; r < ROWS; r++) {
+            var m_new = m[r];
+            for (var jj = 0u; jj < BLOCK; jj++) {
+                m_new = max(m_new, select(NEG_BIG, s[r * BLOCK + jj], j0 + jj < n[r]));
+            }
+            correction[r] = exp(m[r] - m_new);
+            l[r] *= correction[r];
+            for (var jj = 0u; jj < BLOCK; jj++) {
+                let e = r * BLOCK + jj;
+                s[e] = select(0.0, exp(s[e] - m_new), j0 + jj < n[r]); // p_ij · exp(lse_i − m_new)
+                l[r] += s[e];
+            }
+            m[r] = m_new;
+        }
+        for (var c = 0u; c < p.head_vec; c++) {
+            var o: array<vec4<f32>, ROWS>;
+            for (var r = 0u; r < ROWS; r++) {
+                o[r] = vec4<f32>(0.0);
+                if (live[r] && j0 > 0u) {
+                    o[r] = correction[r] * out4(row0[r], c);
+                }
+            }
+            for (var jj = 0u; jj < BLOCK; jj++) {
+                let vc = v4(kv0 + min(j0 + jj, n_hi - 1u) * p.head_dim, c);
+                for (var r = 0u; r < ROWS; r++) {
+                    o[r] = fma(vec4<f32>(s[r * BLOCK + jj]), vc, o[r]);
+                }
+            }
+            for (var r = 0u; r < ROWS; r++) {
+                if (live[r]) {
+                    store_out4(row0[r], c, o[r]);
+                }
+            }
+        }
     }
-    let inv_l = select(0.0, 1.0 / l, l > 0.0);
-    for (var c = 0u; c < HEAD_VEC; c++) {
-        let r = o[c] * inv_l;
-        let d = row0 + 4u * c;
-        out[d] = r.x;
-        if (4u * c + 1u < HEAD_DIM) { out[d + 1u] = r.y; }
-        if (4u * c + 2u < HEAD_DIM) { out[d + 2u] = r.z; }
-        if (4u * c + 3u < HEAD_DIM) { out[d + 3u] = r.w; }
+    // Normalise (a row with no key was never written: zeros).
+    for (var r = 0u; r < ROWS; r++) {
+        if (live[r]) {
+            let inv_l = select(0.0, 1.0 / l[r], l[r] > 0.0);
+            for (var c = 0u; c < p.head_vec; c++) {
+                store_out4(row0[r], c, select(vec4<f32>(0.0), inv_l * out4(row0[r], c), n[r] > 0u));
+            }
+            lse[row[r]] = select(p.neg_inf, m[r] + log(l[r]), l[r] > 0.0);
+        }
     }
-    lse[row] = select(p.neg_inf, m + log(l), l > 0.0);
 }
 
 // ---- backward -------------------------------------------------------------------------------------------
@@ -158,12 +207,35 @@ fn attention_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
 @group(0) @binding(8) var<storage, read_write> dv: array<f32>;      // [batch, heads, seq, head_dim]   (dkdv)
 
 fn do4(base: u32, c: u32) -> vec4<f32> {
+    let x = chunk_index(base, c);
+    return select(vec4<f32>(0.0), vec4<f32>(dout[x.x], dout[x.y], dout[x.z], dout[x.w]), tail_mask(c));
+}
+fn dq4(base: u32, c: u32) -> vec4<f32> {
+    let x = chunk_index(base, c);
+    return vec4<f32>(dq[x.x], dq[x.y], dq[x.z], dq[x.w]);
+}
+fn store_dq4(base: u32, c: u32, r: vec4<f32>) {
     let d = base + 4u * c;
-    var r = vec4<f32>(dout[d], 0.0, 0.0, 0.0);
-    if (4u * c + 1u < HEAD_DIM) { r.y = dout[d + 1u]; }
-    if (4u * c + 2u < HEAD_DIM) { r.z = dout[d + 2u]; }
-    if (4u * c + 3u < HEAD_DIM) { r.w = dout[d + 3u]; }
-    return r;
+    dq[d] = r.x;
+    if (4u * c + 1u < p.head_dim) { dq[d + 1u] = r.y; }
+    if (4u * c + 2u < p.head_dim) { dq[d + 2u] = r.z; }
+    if (4u * c + 3u < p.head_dim) { dq[d + 3u] = r.w; }
+}
+fn dk4(base: u32, c: u32) -> vec4<f32> {
+    let x = chunk_index(base, c);
+    return vec4<f32>(dk[x.x], dk[x.y], dk[x.z], dk[x.w]);
+}
+fn dv4(base: u32, c: u32) -> vec4<f32> {
+    let x = chunk_index(base, c);
+    return vec4<f32>(dv[x.x], dv[x.y], dv[x.z], dv[x.w]);
+}
+fn store_dkdv4(base: u32, c: u32, rk: vec4<f32>, rv: vec4<f32>) {
+    let d = base + 4u * c;
+    dk[d] = rk.x;
+    dv[d] = rv.x;
+    if (4u * c + 1u < p.head_dim) { dk[d + 1u] = rk.y; dv[d + 1u] = rv.y; }
+    if (4u * c + 2u < p.head_dim) { dk[d + 2u] = rk.z; dv[d + 2u] = rv.z; }
+    if (4u * c + 3u < p.head_dim) { dk[d + 3u] = rk.w; dv[d + 3u] = rv.w; }
 }
 
 // The stats pass's own bindings (reads: out, dout, lse; writes: stats).
@@ -179,122 +251,207 @@ fn attention_bwd_stats(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(n
     if (row >= p.rows) {
         return;
     }
-    let row0 = row * HEAD_DIM;
+    let row0 = row * p.head_dim;
     var acc = vec4<f32>(0.0);
     var d = 0u;
-    for (; d + 4u <= HEAD_DIM; d += 4u) {
+    for (; d + 4u <= p.head_dim; d += 4u) {
         acc = fma(vec4<f32>(stats_do[row0 + d], stats_do[row0 + d + 1u], stats_do[row0 + d + 2u], stats_do[row0 + d + 3u]),
                   vec4<f32>(stats_o[row0 + d], stats_o[row0 + d + 1u], stats_o[row0 + d + 2u], stats_o[row0 + d + 3u]), acc);
     }
-    for (; d < HEAD_DIM; d++) {
+    for (; d < p.head_dim; d++) {
         acc.x = fma(stats_do[row0 + d], stats_o[row0 + d], acc.x);
     }
     stats_out[2u * row] = stats_lse[row];
     stats_out[2u * row + 1u] = hsum(acc);
 }
 
-// dq_i = scale · Σ_j p_ij (do_i·v_j − delta_i) k_j over the keys of query row i; one query row per invocation.
+// dq_i = scale · Σ_j p_ij (do_i·v_j − delta_i) k_j over the keys of query row i; ROWS query rows per invocation.
 @compute @workgroup_size(WG)
-fn attention_bwd_dq(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let row = gid.x + gid.y * nwg.x * WG;
-    if (row >= p.rows) {
+fn attention_bwd_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                    @builtin(local_invocation_index) lid: u32) {
+    let blk = block_of(wid, nwg);
+    if (!blk.live || blk.first + lid >= p.seq) {
         return;
     }
-    let bh = row / p.seq;
-    let i = row % p.seq;
-    let n = key_count(bh / p.heads, i);
-    let kv0 = bh * p.seq * HEAD_DIM;
-    let row0 = row * HEAD_DIM;
-
-    var qs: array<vec4<f32>, MAX_VEC>;  // scale · q_i
-    var dor: array<vec4<f32>, MAX_VEC>; // do_i
-    var acc: array<vec4<f32>, MAX_VEC>; // Σ_j ds_ij k_j
-    for (var c = 0u; c < HEAD_VEC; c++) {
-        qs[c] = p.scale * q4(row0, c);
-        dor[c] = do4(row0, c);
-        acc[c] = vec4<f32>(0.0);
+    let len = valid_keys(blk.bh / p.heads);
+    let kv0 = blk.bh * p.seq * p.head_dim;
+    var live: array<bool, ROWS>;
+    var n: array<u32, ROWS>;
+    var row0: array<u32, ROWS>;
+    var lse_i: array<f32, ROWS>;
+    var delta_i: array<f32, ROWS>;
+    var n_hi = 0u;
+    for (var r = 0u; r < ROWS; r++) {
+        let i = blk.first + lid + r * WG;
+        live[r] = i < p.seq;
+        let ic = min(i, p.seq - 1u);
+        n[r] = select(0u, select(len, min(len, ic + 1u), p.causal != 0u), live[r]);
+        let row = blk.bh * p.seq + ic;
+        row0[r] = row * p.head_dim;
+        lse_i[r] = stats[2u * row];
+        delta_i[r] = stats[2u * row + 1u];
+        n_hi = max(n_hi, n[r]);
     }
-    let lse_i = stats[2u * row];
-    let delta_i = stats[2u * row + 1u];
-    for (var j = 0u; j < n; j++) {
-        let kb = kv0 + j * HEAD_DIM;
-        var kr: array<vec4<f32>, MAX_VEC>;
-        var s = vec4<f32>(0.0);
-        var dp = vec4<f32>(0.0);
-        for (var c = 0u; c < HEAD_VEC; c++) {
-            kr[c] = k4(kb, c);
-            s = fma(qs[c], kr[c], s);
-            dp = fma(dor[c], v4(kb, c), dp);
+    for (var j0 = 0u; j0 < n_hi; j0 += BLOCK) {
+        var s: array<f32, ROWS * BLOCK>;  // s[r · BLOCK + jj], then scale · ds
+        var dp: array<f32, ROWS * BLOCK>; // do_i·v_j
+        for (var e = 0u; e < ROWS * BLOCK; e++) {
+            s[e] = 0.0;
+            dp[e] = 0.0;
         }
-        let pij = exp(min(hsum(s) - lse_i, 0.0)); // s <= lse: the clamp only absorbs rounding
-        let ds = pij * (hsum(dp) - delta_i);
-        for (var c = 0u; c < HEAD_VEC; c++) {
-            acc[c] = fma(vec4<f32>(ds), kr[c], acc[c]);
+        for (var c = 0u; c < p.head_vec; c++) {
+            var qc: array<vec4<f32>, ROWS>;
+            var dc: array<vec4<f32>, ROWS>;
+            for (var r = 0u; r < ROWS; r++) {
+                qc[r] = p.scale * q4(row0[r], c);
+                dc[r] = do4(row0[r], c);
+            }
+            for (var jj = 0u; jj < BLOCK; jj++) {
+                let kb = kv0 + min(j0 + jj, n_hi - 1u) * p.head_dim;
+                let kc = k4(kb, c);
+                let vc = v4(kb, c);
+                for (var r = 0u; r < ROWS; r++) {
+                    s[r * BLOCK + jj] += dot(qc[r], kc);
+                    dp[r * BLOCK + jj] += dot(dc[r], vc);
+                }
+            }
+        }
+        for (var r = 0u; r < ROWS; r++) {
+            for (var jj = 0u; jj < BLOCK; jj++) {
+                // s <= lse: the clamp only absorbs rounding (and keeps a masked row's exp finite).
+                let e = r * BLOCK + jj;
+                let pij = select(0.0, exp(min(s[e] - lse_i[r], 0.0)), j0 + jj < n[r]);
+                s[e] = p.scale * pij * (dp[e] - delta_i[r]);
+            }
+        }
+        for (var c = 0u; c < p.head_vec; c++) {
+            var acc: array<vec4<f32>, ROWS>;
+            for (var r = 0u; r < ROWS; r++) {
+                acc[r] = vec4<f32>(0.0);
+                if (live[r] && j0 > 0u) {
+                    acc[r] = dq4(row0[r], c);
+                }
+            }
+            for (var jj = 0u; jj < BLOCK; jj++) {
+                let kc = k4(kv0 + min(j0 + jj, n_hi - 1u) * p.head_dim, c);
+                for (var r = 0u; r < ROWS; r++) {
+                    acc[r] = fma(vec4<f32>(s[r * BLOCK + jj]), kc, acc[r]);
+                }
+            }
+            for (var r = 0u; r < ROWS; r++) {
+                if (live[r]) {
+                    store_dq4(row0[r], c, acc[r]);
+                }
+            }
         }
     }
-    for (var c = 0u; c < HEAD_VEC; c++) {
-        let r = p.scale * acc[c];
-        let d = row0 + 4u * c;
-        dq[d] = r.x;
-        if (4u * c + 1u < HEAD_DIM) { dq[d + 1u] = r.y; }
-        if (4u * c + 2u < HEAD_DIM) { dq[d + 2u] = r.z; }
-        if (4u * c + 3u < HEAD_DIM) { dq[d + 3u] = r.w; }
+    if (n_hi == 0u) { // no key for any row (len = 0): zeros
+        for (var r = 0u; r < ROWS; r++) {
+            if (live[r]) {
+                for (var c = 0u; c < p.head_vec; c++) {
+                    store_dq4(row0[r], c, vec4<f32>(0.0));
+                }
+            }
+        }
     }
 }
 
 // dv_j = Σ_i p_ij do_i,  dk_j = scale · Σ_i p_ij (do_i·v_j − delta_i) q_i over the queries that see key j;
-// one key row per invocation.
+// ROWS key rows per invocation.
 @compute @workgroup_size(WG)
-fn attention_bwd_dkdv(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let row = gid.x + gid.y * nwg.x * WG;
-    if (row >= p.rows) {
+fn attention_bwd_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                      @builtin(local_invocation_index) lid: u32) {
+    let blk = block_of(wid, nwg);
+    if (!blk.live || blk.first + lid >= p.seq) {
         return;
     }
-    let bh = row / p.seq;
-    let j = row % p.seq;
-    let row0 = row * HEAD_DIM;
+    let len = valid_keys(blk.bh / p.heads);
+    let q0 = blk.bh * p.seq; // row of query 0 of this (batch, head)
+    var live: array<bool, ROWS>;
+    var j: array<u32, ROWS>;
+    var row0: array<u32, ROWS>;
+    for (var r = 0u; r < ROWS; r++) {
+        let jr = blk.first + lid + r * WG;
+        live[r] = jr < p.seq;
+        j[r] = min(jr, p.seq - 1u);
+        row0[r] = (q0 + j[r]) * p.head_dim;
+    }
+    // Key j is seen by the queries i in [0, seq) when j < len, only i >= j under the causal mask. This
+    // invocation walks queries from its first key (causal) or 0; the masks below sort out each row.
+    let i_start = select(0u, j[0], p.causal != 0u);
+    let i_end = select(0u, p.seq, j[0] < len);
 
-    var ks: array<vec4<f32>, MAX_VEC>;  // scale · k_j
-    var vr: array<vec4<f32>, MAX_VEC>;  // v_j
-    var dka: array<vec4<f32>, MAX_VEC>; // Σ_i ds_ij q_i
-    var dva: array<vec4<f32>, MAX_VEC>; // Σ_i p_ij do_i
-    for (var c = 0u; c < HEAD_VEC; c++) {
-        ks[c] = p.scale * k4(row0, c);
-        vr[c] = v4(row0, c);
-        dka[c] = vec4<f32>(0.0);
-        dva[c] = vec4<f32>(0.0);
-    }
-    // Key j is seen by queries i in [i0, seq) when it is valid at all: i >= j under the causal mask.
-    let n_rows = select(0u, p.seq, j < valid_keys(bh / p.heads));
-    let i0 = select(0u, j, p.causal != 0u);
-    for (var i = i0; i < n_rows; i++) {
-        let qrow = bh * p.seq + i;
-        let qb = qrow * HEAD_DIM;
-        var qr: array<vec4<f32>, MAX_VEC>;
-        var dor: array<vec4<f32>, MAX_VEC>;
-        var s = vec4<f32>(0.0);
-        var dp = vec4<f32>(0.0);
-        for (var c = 0u; c < HEAD_VEC; c++) {
-            qr[c] = q4(qb, c);
-            dor[c] = do4(qb, c);
-            s = fma(ks[c], qr[c], s);
-            dp = fma(vr[c], dor[c], dp);
+    for (var i0 = i_start; i0 < i_end; i0 += BLOCK) {
+        var s: array<f32, ROWS * BLOCK>;  // s[r · BLOCK + ii], then scale · ds
+        var dp: array<f32, ROWS * BLOCK>; // do_i·v_j, then p_ij
+        for (var e = 0u; e < ROWS * BLOCK; e++) {
+            s[e] = 0.0;
+            dp[e] = 0.0;
         }
-        let pij = exp(min(hsum(s) - stats[2u * qrow], 0.0));
-        let ds = pij * (hsum(dp) - stats[2u * qrow + 1u]);
-        for (var c = 0u; c < HEAD_VEC; c++) {
-            dva[c] = fma(vec4<f32>(pij), dor[c], dva[c]);
-            dka[c] = fma(vec4<f32>(ds), qr[c], dka[c]);
+        for (var c = 0u; c < p.head_vec; c++) {
+            var kc: array<vec4<f32>, ROWS>;
+            var vc: array<vec4<f32>, ROWS>;
+            for (var r = 0u; r < ROWS; r++) {
+                kc[r] = p.scale * k4(row0[r], c);
+                vc[r] = v4(row0[r], c);
+            }
+            for (var ii = 0u; ii < BLOCK; ii++) {
+                let qb = (q0 + min(i0 + ii, i_end - 1u)) * p.head_dim; // past the end: masked below
+                let qc = q4(qb, c);
+                let dc = do4(qb, c);
+                for (var r = 0u; r < ROWS; r++) {
+                    s[r * BLOCK + ii] += dot(kc[r], qc);
+                    dp[r * BLOCK + ii] += dot(vc[r], dc);
+                }
+            }
+        }
+        for (var ii = 0u; ii < BLOCK; ii++) {
+            let i = i0 + ii;
+            let qrow = q0 + min(i, i_end - 1u);
+            let lse_i = stats[2u * qrow];
+            let delta_i = stats[2u * qrow + 1u];
+            for (var r = 0u; r < ROWS; r++) {
+                let e = r * BLOCK + ii;
+                let seen = live[r] && i < i_end && j[r] < len && (p.causal == 0u || i >= j[r]);
+                let pij = select(0.0, exp(min(s[e] - lse_i, 0.0)), seen);
+                s[e] = p.scale * pij * (dp[e] - delta_i);
+                dp[e] = pij;
+            }
+        }
+        for (var c = 0u; c < p.head_vec; c++) {
+            var acc_k: array<vec4<f32>, ROWS>;
+            var acc_v: array<vec4<f32>, ROWS>;
+            for (var r = 0u; r < ROWS; r++) {
+                acc_k[r] = vec4<f32>(0.0);
+                acc_v[r] = vec4<f32>(0.0);
+                if (live[r] && i0 > i_start) {
+                    acc_k[r] = dk4(row0[r], c);
+                    acc_v[r] = dv4(row0[r], c);
+                }
+            }
+            for (var ii = 0u; ii < BLOCK; ii++) {
+                let qb = (q0 + min(i0 + ii, i_end - 1u)) * p.head_dim;
+                let qc = q4(qb, c);
+                let dc = do4(qb, c);
+                for (var r = 0u; r < ROWS; r++) {
+                    acc_k[r] = fma(vec4<f32>(s[r * BLOCK + ii]), qc, acc_k[r]);
+                    acc_v[r] = fma(vec4<f32>(dp[r * BLOCK + ii]), dc, acc_v[r]);
+                }
+            }
+            for (var r = 0u; r < ROWS; r++) {
+                if (live[r]) {
+                    store_dkdv4(row0[r], c, acc_k[r], acc_v[r]);
+                }
+            }
         }
     }
-    for (var c = 0u; c < HEAD_VEC; c++) {
-        let rk = p.scale * dka[c];
-        let rv = dva[c];
-        let d = row0 + 4u * c;
-        dk[d] = rk.x;
-        dv[d] = rv.x;
-        if (4u * c + 1u < HEAD_DIM) { dk[d + 1u] = rk.y; dv[d + 1u] = rv.y; }
-        if (4u * c + 2u < HEAD_DIM) { dk[d + 2u] = rk.z; dv[d + 2u] = rv.z; }
-        if (4u * c + 3u < HEAD_DIM) { dk[d + 3u] = rk.w; dv[d + 3u] = rv.w; }
+    if (i_start >= i_end) { // no valid key among this invocation's rows: zeros
+        for (var r = 0u; r < ROWS; r++) {
+            if (live[r]) {
+                for (var c = 0u; c < p.head_vec; c++) {
+                    store_dkdv4(row0[r], c, vec4<f32>(0.0), vec4<f32>(0.0));
+                }
+            }
+        }
     }
 }

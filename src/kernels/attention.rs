@@ -1,9 +1,10 @@
 //! Fused scaled-dot-product attention (`shaders/attention.wgsl`): O = softmax(Q·Kᵀ·scale + mask)·V over
 //! [batch, heads, seq, head_dim], never holding the seq×seq scores (memory linear in seq).
 //!
-//! Forward: one query row per invocation, an online softmax over blocks of keys, O and the row log-sum-exp saved.
+//! Forward: ROWS query rows per invocation, an online softmax over blocks of keys, O and the row log-sum-exp saved.
 //! Backward (three dispatches, each sum in a fixed order, no atomics): `bwd_stats` packs (lse_i, delta_i = dO_i·O_i)
 //! per row; `bwd_dq` recomputes P row by row for dQ; `bwd_dkdv` recomputes P column by column for dK and dV.
+//! No workgroup memory and no barrier: the design lavapipe runs well (see the header of attention.wgsl).
 use bytemuck::{Pod, Zeroable};
 
 use super::{grid_1d, launch};
@@ -11,11 +12,12 @@ use crate::gpu::Gpu;
 use crate::tensor::{DType, Tensor};
 use crate::{Error, Result};
 
-/// Largest head_dim the kernels hold in registers (`MAX_VEC` · 4 in attention.wgsl).
+/// Largest head_dim accepted (the contract's bound; the kernels stream rows in vec4 chunks and would take more).
 pub const MAX_HEAD_DIM: usize = 128;
 
-/// Rows per workgroup (`WG` in attention.wgsl).
-const WG: usize = 64;
+/// Invocations per workgroup and rows per invocation (`WG`, `ROWS` in attention.wgsl).
+const WG: usize = 32;
+const ROWS: usize = 4;
 
 /// Forward results: the attention output and what the backward pass needs besides it.
 pub struct AttentionOut {
@@ -34,13 +36,16 @@ pub struct AttentionGrads {
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct Params {
     rows: u32,
+    bh_count: u32,
     seq: u32,
     heads: u32,
+    head_dim: u32,
+    head_vec: u32,
     causal: u32,
     has_lengths: u32,
     scale: f32,
     neg_inf: f32,
-    _pad: u32,
+    _pad: [u32; 2],
 } // = Params in attention.wgsl
 
 /// Checks q, k, v (same [batch, heads, seq, head_dim], f32, head_dim <= 128) and lengths ([batch] I32).
@@ -69,20 +74,28 @@ fn check_inputs(op: &str, q: &Tensor, k: &Tensor, v: &Tensor, lengths: Option<&T
 }
 
 fn params(dims: [usize; 4], lengths: Option<&Tensor>, causal: bool, scale: f32) -> Params {
-    let [batch, heads, seq, _] = dims;
+    let [batch, heads, seq, head_dim] = dims;
     Params {
         rows: (batch * heads * seq) as u32,
+        bh_count: (batch * heads) as u32,
         seq: seq as u32,
         heads: heads as u32,
+        head_dim: head_dim as u32,
+        head_vec: head_dim.div_ceil(4) as u32,
         causal: causal as u32,
         has_lengths: lengths.is_some() as u32,
         scale,
         neg_inf: f32::NEG_INFINITY,
-        _pad: 0,
+        _pad: [0; 2],
     }
 }
 
-/// The lengths binding: the given tensor, or a one-element stand-in the shader never reads.
+/// The grid of the row-block kernels: one workgroup per WG · ROWS rows of one (batch, head).
+fn block_grid(gpu: &Gpu, dims: [usize; 4]) -> Result<[u32; 3]> {
+    let [batch, heads, seq, _] = dims;
+    grid_1d(gpu, batch * heads * seq.div_ceil(WG * ROWS))
+}
+
 fn lengths_or_dummy(gpu: &Gpu, lengths: Option<&Tensor>) -> Result<Tensor> {
     match lengths {
         Some(l) => Ok(l.clone()),
@@ -95,7 +108,7 @@ fn lengths_or_dummy(gpu: &Gpu, lengths: Option<&Tensor>) -> Result<Tensor> {
 pub fn attention_fwd(gpu: &Gpu, q: &Tensor, k: &Tensor, v: &Tensor, lengths: Option<&Tensor>, causal: bool, scale: f32) -> Result<AttentionOut> {
     let op = "attention_fwd";
     let dims = check_inputs(op, q, k, v, lengths)?;
-    let [batch, heads, seq, head_dim] = dims;
+    let [batch, heads, seq, _] = dims;
     let out = Tensor::empty(gpu, &dims, DType::F32)?;
     let lse = Tensor::empty(gpu, &[batch, heads, seq], DType::F32)?;
     let rows = batch * heads * seq;
@@ -104,8 +117,7 @@ pub fn attention_fwd(gpu: &Gpu, q: &Tensor, k: &Tensor, v: &Tensor, lengths: Opt
     }
     let lens = lengths_or_dummy(gpu, lengths)?;
     let p = params(dims, lengths, causal, scale);
-    let constants = [("HEAD_DIM", head_dim as f64)];
-    launch(gpu, "attention", "attention_fwd", &constants, &p, &[q, k, v, &lens], &[&out, &lse], grid_1d(gpu, rows.div_ceil(WG))?)?;
+    launch(gpu, "attention", "attention_fwd", &[], &p, &[q, k, v, &lens], &[&out, &lse], block_grid(gpu, dims)?)?;
     Ok(AttentionOut { out, lse })
 }
 
@@ -142,11 +154,11 @@ pub fn attention_bwd(
     }
     let lens = lengths_or_dummy(gpu, lengths)?;
     let p = params(dims, lengths, causal, scale);
-    let constants = [("HEAD_DIM", head_dim as f64)];
-    let groups = grid_1d(gpu, rows.div_ceil(WG))?;
+    let groups = block_grid(gpu, dims)?;
     let stats = Tensor::empty(gpu, &[batch, heads, seq, 2], DType::F32)?; // (lse, delta) per row
-    launch(gpu, "attention", "attention_bwd_stats", &constants, &p, &[out, dout, lse], &[&stats], groups)?;
-    launch(gpu, "attention", "attention_bwd_dq", &constants, &p, &[q, k, v, &lens, dout, &stats], &[&dq], groups)?;
-    launch(gpu, "attention", "attention_bwd_dkdv", &constants, &p, &[q, k, v, &lens, dout, &stats], &[&dk, &dv], groups)?;
+    let row_groups = grid_1d(gpu, rows.div_ceil(WG))?;
+    launch(gpu, "attention", "attention_bwd_stats", &[], &p, &[out, dout, lse], &[&stats], row_groups)?;
+    launch(gpu, "attention", "attention_bwd_dq", &[], &p, &[q, k, v, &lens, dout, &stats], &[&dq], groups)?;
+    launch(gpu, "attention", "attention_bwd_dkdv", &[], &p, &[q, k, v, &lens, dout, &stats], &[&dk, &dv], groups)?;
     Ok(AttentionGrads { dq, dk, dv })
 }
