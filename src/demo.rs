@@ -24,7 +24,7 @@ use crate::{Error, Result};
 const AUSTEN: &[u8] = include_bytes!("../assets/austen.txt.gz");
 
 /// Sizes and budgets of a demo run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct DemoConfig {
     pub preset: String,
     pub hidden: usize,
@@ -38,6 +38,12 @@ pub struct DemoConfig {
     pub finetune_steps: u32,
     pub finetune_lr: f32,
     pub passage_words: usize,
+    /// Labelled training passages per novel for fine-tuning (an even sample; 0 = all): few labels, much text.
+    pub labelled_per_novel: usize,
+    /// Fine-tuning steps that train only the head first (LP-FT), for both models alike.
+    pub probe_steps: u32,
+    /// Skip pretraining and fine-tune this pretrained directory instead (a demo's `pretrain/`); "" = pretrain now.
+    pub pretrained_from: String,
     /// At most this many test passages (an even sample), to bound evaluation time.
     pub max_test: usize,
     pub seed: u64,
@@ -54,20 +60,34 @@ impl DemoConfig {
             vocab: 8192,
             seq: 64,
             batch: 16,
-            pretrain_steps: 600,
-            pretrain_lr: 1e-3,
-            finetune_steps: 300,
-            finetune_lr: 3e-4,
+            pretrain_steps: 800,
+            pretrain_lr: 2e-3,
+            finetune_steps: 200,
+            finetune_lr: 1e-3,
             passage_words: 40,
+            labelled_per_novel: 150,
+            probe_steps: 0,
+            pretrained_from: String::new(),
             max_test: 1200,
             seed: 1,
         };
         Ok(match name {
             "tiny" => tiny,
-            "small" => DemoConfig { preset: "small".into(), hidden: 256, layers: 4, heads: 4, seq: 128, batch: 32, pretrain_steps: 3000, finetune_steps: 800, max_test: 4000, ..tiny },
+            "small" => DemoConfig { preset: "small".into(), hidden: 256, layers: 4, heads: 4, seq: 128, batch: 32, pretrain_steps: 3000, pretrain_lr: 1e-3, finetune_steps: 600, finetune_lr: 3e-4, max_test: 4000, ..tiny },
             "base" => DemoConfig { preset: "base".into(), hidden: 512, layers: 8, heads: 8, seq: 128, batch: 64, pretrain_steps: 10000, finetune_steps: 1500, pretrain_lr: 5e-4, finetune_lr: 1e-4, max_test: 100000, ..tiny },
             other => crate::bail!(Invalid, "unknown demo preset {other:?}: expected tiny, small or base"),
         })
+    }
+
+    /// This config with `key=value` overrides applied (keys are the field names of `summary.json`'s config).
+    pub fn with_overrides(self, sets: &[String]) -> Result<DemoConfig> {
+        let mut v = serde_json::to_value(&self).map_err(|e| Error::Invalid(e.to_string()))?;
+        for s in sets {
+            let (k, val) = s.split_once('=').ok_or_else(|| Error::Invalid(format!("--set {s:?}: expected KEY=VALUE")))?;
+            let slot = v.get_mut(k).ok_or_else(|| Error::Invalid(format!("--set: unknown demo setting {k:?}")))?;
+            *slot = serde_json::from_str(val).unwrap_or_else(|_| serde_json::Value::String(val.to_string()));
+        }
+        serde_json::from_value(v).map_err(|e| Error::Invalid(format!("--set: {e}")))
     }
 
     /// The preset name that suits the device: tiny on a CPU adapter, small on a GPU.
@@ -106,6 +126,7 @@ fn bert_config(c: &DemoConfig) -> BertConfig {
         max_position_embeddings: c.seq.max(64),
         hidden_dropout_prob: 0.1,
         attention_probs_dropout_prob: 0.0,
+        classifier_pooling: "mean".into(),
         ..BertConfig::default()
     }
 }
@@ -195,8 +216,14 @@ pub fn run(gpu: &Gpu, c: &DemoConfig, out: &Path, progress: bool) -> Result<Demo
     opt.max_grad_norm = Some(1.0);
     let pre_dir = out.join("pretrain");
     let mut trainer = Trainer::new(gpu, train_config(&c, "pretrain", c.pretrain_steps, c.pretrain_lr, out, progress, 100), opt);
-    trainer.config.out_dir = Some(out.to_path_buf());
-    trainer.run(&mut mlm)?;
+    if c.pretrained_from.is_empty() {
+        trainer.run(&mut mlm)?;
+    } else {
+        let file = crate::checkpoint::load(&Path::new(&c.pretrained_from).join("model.safetensors"))?;
+        let mut params = mlm.bert.params();
+        params.extend(mlm.head.params());
+        crate::models::bert::load_params(gpu, &file, &params)?;
+    }
     let (mlm_loss, mlm_acc, uni_acc) = mlm.held_out(gpu)?;
     let mut params = mlm.bert.params();
     params.extend(mlm.head.params());
@@ -206,7 +233,17 @@ pub fn run(gpu: &Gpu, c: &DemoConfig, out: &Path, progress: bool) -> Result<Demo
     let secs_pre = t0.elapsed().as_secs_f64();
 
     // Fine-tuning data.
-    let train_ex = examples(&tok, &train_ch, &c)?;
+    let mut train_ex = examples(&tok, &train_ch, &c)?;
+    if c.labelled_per_novel > 0 {
+        // An even sample of each novel's training passages: the labelled set is small, the unlabelled text is not.
+        let mut kept = Vec::new();
+        for novel in 0..austen::NOVELS.len() {
+            let of: Vec<_> = train_ex.iter().filter(|(_, y)| *y == novel).cloned().collect();
+            let stride = (of.len() / c.labelled_per_novel).max(1);
+            kept.extend(of.into_iter().step_by(stride).take(c.labelled_per_novel));
+        }
+        train_ex = kept;
+    }
     let mut test_ex = examples(&tok, &test_ch, &c)?;
     let stride = (test_ex.len() / c.max_test.max(1)).max(1);
     test_ex = test_ex.into_iter().step_by(stride).collect();
@@ -215,7 +252,7 @@ pub fn run(gpu: &Gpu, c: &DemoConfig, out: &Path, progress: bool) -> Result<Demo
         let t = Instant::now();
         let mut hrng = Rng::new(c.seed ^ 0xF1);
         let head = ClassifierHead::new(gpu, &config, austen::NOVELS.len(), &mut hrng)?;
-        let mut task = ClassifyTask { bert, head, train: train_ex.clone(), eval: test_ex.clone(), classes: austen::NOVELS.len(), batch: c.batch, pad: tok.pad_id(), dropout: 0.1 };
+        let mut task = ClassifyTask { bert, head, train: train_ex.clone(), eval: test_ex.clone(), classes: austen::NOVELS.len(), batch: c.batch, pad: tok.pad_id(), dropout: 0.1, probe_steps: c.probe_steps, step: 0 };
         let mut opt = Optimizer::adamw(0.01);
         opt.max_grad_norm = Some(1.0);
         let mut tr = Trainer::new(gpu, train_config(&c, name, c.finetune_steps, c.finetune_lr, out, progress, 0), opt);

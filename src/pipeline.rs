@@ -217,7 +217,8 @@ impl BertPipeline {
             let batch = BertBatch::new(gpu, &ids, self.tokenizer.pad_id())?;
             let mut tape = Tape::inference(gpu);
             let hidden = self.bert.forward(&mut tape, &batch)?;
-            let pooled = self.bert.pool(&mut tape, hidden)?;
+            let lengths: Vec<i32> = ids.iter().map(|s| s.len() as i32).collect();
+            let pooled = self.bert.pool_for_classifier(&mut tape, hidden, &lengths)?;
             let logits = head.forward(&mut tape, pooled, 0.0)?;
             let host = tape.value(logits).to_vec::<f32>(gpu)?;
             for row in host.chunks(self.labels.len()) {

@@ -34,6 +34,22 @@ fn ints(f: &TensorFile, name: &str) -> Vec<i32> {
     f.tensors[name].data.iter().map(|&x| x as i32).collect()
 }
 
+/// The fixture's padded batch (right padding: lengths from the attention mask), with its segment ids.
+fn fixture_batch(want: &TensorFile) -> BertBatch {
+    let g = gpu();
+    let [rows, seq] = <[usize; 2]>::try_from(want.tensors["input_ids"].shape.as_slice()).unwrap();
+    let lengths: Vec<i32> = ints(want, "attention_mask").chunks(seq).map(|r| r.iter().sum()).collect();
+    let positions: Vec<i32> = (0..rows * seq).map(|i| (i % seq) as i32).collect();
+    BertBatch {
+        batch: rows,
+        seq,
+        ids: Tensor::from_slice(g, &ints(want, "input_ids"), &[rows * seq]).unwrap(),
+        token_types: Tensor::from_slice(g, &ints(want, "token_type_ids"), &[rows * seq]).unwrap(),
+        positions: Tensor::from_slice(g, &positions, &[rows * seq]).unwrap(),
+        lengths: Tensor::from_slice(g, &lengths, &[rows]).unwrap(),
+    }
+}
+
 fn config_of(f: &TensorFile) -> BertConfig {
     serde_json::from_str(&f.metadata["config"]).expect("fixture config")
 }
@@ -79,19 +95,8 @@ fn odd_random_bert_matches_hidden_states_and_mlm_logits() {
     let report = load_params(g, &file, &params).unwrap();
     assert!(report.missing.iter().all(|n| n.starts_with("pooler.")), "missing: {:?}", report.missing);
 
-    let [rows, seq] = <[usize; 2]>::try_from(want.tensors["input_ids"].shape.as_slice()).unwrap();
-    let ids = ints(&want, "input_ids");
-    let types = ints(&want, "token_type_ids");
-    let mask = ints(&want, "attention_mask");
-    let lengths: Vec<i32> = mask.chunks(seq).map(|r| r.iter().sum()).collect();
-    let batch = BertBatch {
-        batch: rows,
-        seq,
-        ids: Tensor::from_slice(g, &ids, &[rows * seq]).unwrap(),
-        token_types: Tensor::from_slice(g, &types, &[rows * seq]).unwrap(),
-        positions: Tensor::from_slice(g, &(0..rows * seq).map(|i| (i % seq) as i32).collect::<Vec<_>>(), &[rows * seq]).unwrap(),
-        lengths: Tensor::from_slice(g, &lengths, &[rows]).unwrap(),
-    };
+    let batch = fixture_batch(&want);
+    let (rows, seq) = (batch.batch, batch.seq);
     let mut tape = Tape::inference(g);
     let hidden = bert.forward(&mut tape, &batch).unwrap();
     let all: Vec<i32> = (0..(rows * seq) as i32).collect();
@@ -120,20 +125,9 @@ fn one_mlm_training_step_matches_pytorch_loss_and_every_gradient() {
     params.extend(head.params());
     load_params(g, &weights, &params).unwrap();
 
-    let [rows, seq] = <[usize; 2]>::try_from(want.tensors["input_ids"].shape.as_slice()).unwrap();
-    let ids = ints(&want, "input_ids");
+    let batch = fixture_batch(&want);
+    let (rows, seq) = (batch.batch, batch.seq);
     let labels = ints(&want, "labels");
-    let mask = ints(&want, "attention_mask");
-    let types = ints(&want, "token_type_ids");
-    let lengths: Vec<i32> = mask.chunks(seq).map(|r| r.iter().sum()).collect();
-    let batch = BertBatch {
-        batch: rows,
-        seq,
-        ids: Tensor::from_slice(g, &ids, &[rows * seq]).unwrap(),
-        token_types: Tensor::from_slice(g, &types, &[rows * seq]).unwrap(),
-        positions: Tensor::from_slice(g, &(0..rows * seq).map(|i| (i % seq) as i32).collect::<Vec<_>>(), &[rows * seq]).unwrap(),
-        lengths: Tensor::from_slice(g, &lengths, &[rows]).unwrap(),
-    };
     let positions: Vec<i32> = (0..rows * seq).filter(|&i| labels[i] != -100).map(|i| i as i32).collect();
     let targets: Vec<i32> = positions.iter().map(|&i| labels[i as usize]).collect();
     let mut tape = Tape::new(g, 1);

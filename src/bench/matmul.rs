@@ -26,24 +26,26 @@ fn filled(b: &Bench, shape: &[usize]) -> Result<Tensor> {
 
 /// Times the matmul kernels.
 pub fn run(b: &mut Bench) -> Result<()> {
-    // (m, n, k, trans_b): a square product, then transformer shapes (1024 tokens, d_model 128 or 512):
-    // the linear layer x·Wᵀ (trans_b, W stored [out, in]), its input gradient dY·W, and a projection.
+    // (m, n, k, trans_a, trans_b): a square product, then transformer shapes (1024 tokens, d_model 128 or 512):
+    // the linear layer x·Wᵀ (trans_b, W stored [out, in]), its input gradient dY·W, a projection, and the
+    // weight gradient dYᵀ·X (trans_a).
     let cases = [
-        (1024, 1024, 1024, false),
-        (1024, 128, 512, false),
-        (1024, 512, 128, false),
-        (1024, 512, 512, true),
-        (1024, 2048, 512, true),
+        (1024, 1024, 1024, false, false),
+        (1024, 128, 512, false, false),
+        (1024, 512, 128, false, false),
+        (1024, 512, 512, false, true),
+        (1024, 2048, 512, false, true),
+        (512, 128, 1024, true, false),
     ];
-    for (m, n, k, trans_b) in cases {
+    for (m, n, k, trans_a, trans_b) in cases {
         if !b.wants("matmul") {
             break;
         }
-        let a = filled(b, &[m, k])?;
+        let a = filled(b, &if trans_a { [k, m] } else { [m, k] })?;
         let w = filled(b, &if trans_b { [n, k] } else { [k, n] })?;
-        let shape = format!("{m}x{n}x{k}{}", if trans_b { " Bt" } else { "" });
+        let shape = format!("{m}x{n}x{k}{}{}", if trans_a { " At" } else { "" }, if trans_b { " Bt" } else { "" });
         b.time("matmul", &shape, Work::flops(2.0 * (m * n * k) as f64), |g| {
-            matmul(g, &a, &w, false, trans_b, None).map(|_| ())
+            matmul(g, &a, &w, trans_a, trans_b, None).map(|_| ())
         })?;
     }
     let reps = b.reps;

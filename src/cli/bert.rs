@@ -313,7 +313,7 @@ pub fn finetune(gpu: &Gpu, a: &FinetuneArgs) -> Result<()> {
     let mut rng = Rng::new(a.seed);
     let head = ClassifierHead::new(gpu, &model.bert.config, labels.len(), &mut rng)?;
     let dropout = model.bert.config.hidden_dropout_prob;
-    let mut task = ClassifyTask { bert: model.bert.clone(), head, train: train_ex, eval: eval_ex, classes: labels.len(), batch: a.batch, pad: model.tokenizer.pad_id(), dropout };
+    let mut task = ClassifyTask { bert: model.bert.clone(), head, train: train_ex, eval: eval_ex, classes: labels.len(), batch: a.batch, pad: model.tokenizer.pad_id(), dropout, probe_steps: 0, step: 0 };
     let steps = ((a.epochs as f64) * (task.train.len() as f64 / a.batch as f64)).ceil().max(1.0) as u32;
     let mut opt = Optimizer::adamw(0.01);
     opt.max_grad_norm = Some(1.0);

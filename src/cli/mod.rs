@@ -65,6 +65,9 @@ pub enum Command {
         /// Override the fine-tuning steps.
         #[arg(long)]
         finetune_steps: Option<u32>,
+        /// Override any preset field, e.g. `--set finetune_lr=5e-4` (repeatable; see summary.json's config).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Embed texts with a BERT model: one JSON object per input line.
     Embed(bert::EmbedArgs),
@@ -101,9 +104,9 @@ fn run(cli: &Cli) -> Result<()> {
             b.reps = (*reps).max(1);
             crate::bench::run_all(&mut b)?;
         }
-        Command::Demo { out, preset, pretrain_steps, finetune_steps } => {
+        Command::Demo { out, preset, pretrain_steps, finetune_steps, set } => {
             let name = preset.clone().unwrap_or_else(|| crate::demo::DemoConfig::preset_for(&gpu).to_string());
-            let mut c = crate::demo::DemoConfig::preset(&name)?;
+            let mut c = crate::demo::DemoConfig::preset(&name)?.with_overrides(set)?;
             if let Some(s) = pretrain_steps {
                 c.pretrain_steps = *s;
             }

@@ -37,6 +37,14 @@ pub struct BertConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub architectures: Option<Vec<String>>,
     pub model_type: String,
+    /// How a classifier pools the encoder's output: "cls" (HF's tanh pooler on [CLS]) or "mean" (average of
+    /// the real tokens' states; pretext's own, used by the demo). Absent from HF configs.
+    #[serde(skip_serializing_if = "is_cls")]
+    pub classifier_pooling: String,
+}
+
+fn is_cls(s: &String) -> bool {
+    s == "cls"
 }
 
 impl Default for BertConfig {
@@ -58,6 +66,7 @@ impl Default for BertConfig {
             id2label: None,
             architectures: None,
             model_type: "bert".into(),
+            classifier_pooling: "cls".into(),
         }
     }
 }
@@ -104,6 +113,9 @@ impl BertConfig {
         }
         if !matches!(self.hidden_act.as_str(), "gelu" | "gelu_new" | "gelu_pytorch_tanh" | "relu") {
             return bad(format!("hidden_act {:?} is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu)", self.hidden_act));
+        }
+        if !matches!(self.classifier_pooling.as_str(), "cls" | "mean") {
+            return bad(format!("classifier_pooling {:?} must be cls or mean", self.classifier_pooling));
         }
         if !(self.layer_norm_eps > 0.0) {
             return bad(format!("layer_norm_eps {} must be positive", self.layer_norm_eps));
@@ -244,6 +256,27 @@ impl Bert {
         let cls = ops::reshape(tape, cls, &[batch, h])?;
         let y = self.pooler.forward(tape, cls)?;
         ops::tanh(tape, y)
+    }
+
+    /// The mean of the real tokens' states (positions below lengths[b]), [batch, hidden].
+    pub fn mean_pool(&self, tape: &mut Tape, hidden: Var, lengths: &[i32]) -> Result<Var> {
+        let [batch, seq, h] = tape.value(hidden).dims::<3>("mean pool", "hidden")?;
+        let mut w = vec![0f32; batch * seq];
+        for (b, &len) in lengths.iter().enumerate() {
+            let len = (len.max(0) as usize).min(seq);
+            for t in 0..len {
+                w[b * seq + t] = 1.0 / len as f32;
+            }
+        }
+        let w = Tensor::from_slice(tape.gpu(), &w, &[batch, 1, seq])?;
+        let w = tape.constant(w);
+        let pooled = ops::matmul(tape, w, hidden, false, false)?; // [batch, 1, hidden]
+        ops::reshape(tape, pooled, &[batch, h])
+    }
+
+    /// Pools for classification as the config says: the tanh pooler on [CLS], or the mean of real tokens.
+    pub fn pool_for_classifier(&self, tape: &mut Tape, hidden: Var, lengths: &[i32]) -> Result<Var> {
+        if self.config.classifier_pooling == "mean" { self.mean_pool(tape, hidden, lengths) } else { self.pool(tape, hidden) }
     }
 
     /// The encoder's parameters (pooler included).

@@ -100,6 +100,11 @@ pub struct ClassifyTask {
     pub batch: usize,
     pub pad: i32,
     pub dropout: f32,
+    /// Linear probing first (LP-FT, Kumar et al. 2022): for this many steps only the head learns (the pooled
+    /// features are detached), then everything is fine-tuned. 0 = plain fine-tuning.
+    pub probe_steps: u32,
+    /// The step being run (set by the trainer).
+    pub step: u32,
 }
 
 /// Held-out classification results.
@@ -113,8 +118,20 @@ pub struct ClassifyEval {
 impl ClassifyTask {
     fn logits(&self, tape: &mut Tape, seqs: &[Vec<i32>]) -> Result<Var> {
         let batch = BertBatch::new(tape.gpu(), seqs, self.pad)?;
-        let hidden = self.bert.forward(tape, &batch)?;
-        let pooled = self.bert.pool(tape, hidden)?;
+        let probing = tape.grad_enabled() && self.step <= self.probe_steps;
+        let pooled = if probing {
+            // The encoder runs without recording: its features are fixed while the head learns.
+            let pooled = tape.no_grad(|t| {
+                let hidden = self.bert.forward(t, &batch)?;
+                let lengths: Vec<i32> = seqs.iter().map(|s| s.len() as i32).collect();
+                self.bert.pool_for_classifier(t, hidden, &lengths)
+            })?;
+            tape.detach(pooled)
+        } else {
+            let hidden = self.bert.forward(tape, &batch)?;
+            let lengths: Vec<i32> = seqs.iter().map(|s| s.len() as i32).collect();
+            self.bert.pool_for_classifier(tape, hidden, &lengths)?
+        };
         self.head.forward(tape, pooled, self.dropout)
     }
 
@@ -146,6 +163,10 @@ impl ClassifyTask {
 impl Task for ClassifyTask {
     fn params(&self) -> Vec<&Param> {
         self.all_params()
+    }
+
+    fn set_step(&mut self, step: u32) {
+        self.step = step;
     }
 
     fn loss(&mut self, tape: &mut Tape, rng: &mut Rng) -> Result<Var> {

@@ -32,6 +32,8 @@ pub trait Task {
     fn extra_state(&self) -> Vec<(String, Tensor)> {
         Vec::new()
     }
+    /// Told the 1-based number of the step about to run (for schedules inside the task); default ignores it.
+    fn set_step(&mut self, _step: u32) {}
     /// Called after each optimizer update (e.g. an EMA of a target network).
     fn after_update(&mut self, _gpu: &Gpu, _step: u32) -> Result<()> {
         Ok(())
@@ -110,6 +112,7 @@ impl<'g> Trainer<'g> {
         let loss_t;
         {
             let mut tape = Tape::new(gpu, self.config.seed.wrapping_mul(0x9E37_79B9).wrapping_add(step as u64));
+            task.set_step(step);
             let loss = task.loss(&mut tape, &mut self.rng)?;
             loss_t = tape.value(loss).clone();
             let grads = tape.backward(loss)?;
