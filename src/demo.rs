@@ -35,7 +35,10 @@ pub struct DemoConfig {
     pub batch: usize,
     pub pretrain_steps: u32,
     pub pretrain_lr: f32,
+    /// Standard deviation of the initial weights (BERT's initializer_range).
+    pub init_std: f32,
     pub finetune_steps: u32,
+    pub finetune_batch: usize,
     pub finetune_lr: f32,
     pub passage_words: usize,
     /// Labelled training passages per novel for fine-tuning (an even sample; 0 = all): few labels, much text.
@@ -52,29 +55,33 @@ pub struct DemoConfig {
 impl DemoConfig {
     /// "tiny" (CPU adapters), "small" (a discrete GPU) or "base".
     pub fn preset(name: &str) -> Result<DemoConfig> {
+        // Sized so that masked-LM pretraining gets past the unigram plateau (about step 500) within the budget
+        // of a CPU adapter: a narrow model, short sequences, a small vocabulary, larger initial weights.
         let tiny = DemoConfig {
             preset: "tiny".into(),
-            hidden: 128,
+            hidden: 64,
             layers: 2,
             heads: 2,
-            vocab: 8192,
-            seq: 64,
-            batch: 16,
-            pretrain_steps: 800,
+            vocab: 2048,
+            seq: 32,
+            batch: 64,
+            pretrain_steps: 1200,
             pretrain_lr: 2e-3,
-            finetune_steps: 200,
+            init_std: 0.05,
+            finetune_steps: 400,
+            finetune_batch: 32,
             finetune_lr: 1e-3,
-            passage_words: 40,
-            labelled_per_novel: 150,
+            passage_words: 24,
+            labelled_per_novel: 100,
             probe_steps: 0,
             pretrained_from: String::new(),
-            max_test: 1200,
+            max_test: 1500,
             seed: 1,
         };
         Ok(match name {
             "tiny" => tiny,
-            "small" => DemoConfig { preset: "small".into(), hidden: 256, layers: 4, heads: 4, seq: 128, batch: 32, pretrain_steps: 3000, pretrain_lr: 1e-3, finetune_steps: 600, finetune_lr: 3e-4, max_test: 4000, ..tiny },
-            "base" => DemoConfig { preset: "base".into(), hidden: 512, layers: 8, heads: 8, seq: 128, batch: 64, pretrain_steps: 10000, finetune_steps: 1500, pretrain_lr: 5e-4, finetune_lr: 1e-4, max_test: 100000, ..tiny },
+            "small" => DemoConfig { preset: "small".into(), hidden: 256, layers: 4, heads: 4, vocab: 8192, seq: 128, batch: 32, passage_words: 96, pretrain_steps: 4000, pretrain_lr: 1e-3, init_std: 0.02, finetune_steps: 600, finetune_batch: 32, finetune_lr: 3e-4, max_test: 4000, ..tiny },
+            "base" => DemoConfig { preset: "base".into(), hidden: 512, layers: 8, heads: 8, vocab: 8192, seq: 128, batch: 64, passage_words: 96, pretrain_steps: 10000, pretrain_lr: 5e-4, init_std: 0.02, finetune_steps: 1500, finetune_batch: 32, finetune_lr: 1e-4, max_test: 100000, ..tiny },
             other => crate::bail!(Invalid, "unknown demo preset {other:?}: expected tiny, small or base"),
         })
     }
@@ -127,6 +134,7 @@ fn bert_config(c: &DemoConfig) -> BertConfig {
         hidden_dropout_prob: 0.1,
         attention_probs_dropout_prob: 0.0,
         classifier_pooling: "mean".into(),
+        initializer_range: c.init_std,
         ..BertConfig::default()
     }
 }
@@ -252,7 +260,7 @@ pub fn run(gpu: &Gpu, c: &DemoConfig, out: &Path, progress: bool) -> Result<Demo
         let t = Instant::now();
         let mut hrng = Rng::new(c.seed ^ 0xF1);
         let head = ClassifierHead::new(gpu, &config, austen::NOVELS.len(), &mut hrng)?;
-        let mut task = ClassifyTask { bert, head, train: train_ex.clone(), eval: test_ex.clone(), classes: austen::NOVELS.len(), batch: c.batch, pad: tok.pad_id(), dropout: 0.1, probe_steps: c.probe_steps, step: 0 };
+        let mut task = ClassifyTask { bert, head, train: train_ex.clone(), eval: test_ex.clone(), classes: austen::NOVELS.len(), batch: c.finetune_batch, pad: tok.pad_id(), dropout: 0.1, probe_steps: c.probe_steps, step: 0 };
         let mut opt = Optimizer::adamw(0.01);
         opt.max_grad_norm = Some(1.0);
         let mut tr = Trainer::new(gpu, train_config(&c, name, c.finetune_steps, c.finetune_lr, out, progress, 0), opt);

@@ -268,8 +268,9 @@ pub fn pretrain(gpu: &Gpu, a: &PretrainArgs) -> Result<()> {
         trainer.resume(dir, &mut task)?;
         eprintln!("resumed from {} at step {}", dir.display(), trainer.step);
     }
-    trainer.run(&mut task)?;
-    let (loss, acc, uni) = task.held_out(gpu)?;
+    let last = trainer.run(&mut task)?; // evaluated at the last step
+    let get = |k: &str| last.iter().find(|(n, _)| n == k).map(|(_, v)| *v).unwrap_or(f64::NAN);
+    let (loss, acc, uni) = (get("eval_mlm_loss"), get("eval_mlm_accuracy"), get("unigram_accuracy"));
     let mut params = task.bert.params();
     params.extend(task.head.params());
     let mut config = config;

@@ -48,7 +48,7 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Log loss (a read-back) every this many steps.
     pub log_every: u32,
-    /// Evaluate every this many steps (0: only at the end).
+    /// Evaluate every this many steps and at the last step (0: never).
     pub eval_every: u32,
     /// Write `OUT/step-K/` every K steps (0: never).
     pub save_every: u32,
@@ -134,7 +134,7 @@ impl<'g> Trainer<'g> {
         }
     }
 
-    /// Trains until `config.steps`, logging, evaluating and saving on schedule; returns the final evaluation.
+    /// Trains until `config.steps`, logging, evaluating and saving on schedule; returns the last evaluation.
     pub fn run(&mut self, task: &mut dyn Task) -> Result<Vec<(String, f64)>> {
         let c = self.config.clone();
         let bar = if c.progress {
@@ -165,7 +165,7 @@ impl<'g> Trainer<'g> {
             let log = next % c.log_every.max(1) == 0 || next == c.steps || next == 1;
             let loss = self.step(task, log)?;
             let mut extra = BTreeMap::new();
-            let eval_now = (c.eval_every > 0 && next % c.eval_every == 0) || next == c.steps;
+            let eval_now = c.eval_every > 0 && (next % c.eval_every == 0 || next == c.steps);
             if eval_now {
                 last_eval = task.evaluate(self.gpu)?;
                 for (k, v) in &last_eval {
