@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
@@ -158,7 +157,6 @@ impl<'g> Trainer<'g> {
             }
             None => None,
         };
-        let started = Instant::now();
         let mut last_eval = Vec::new();
         while self.step < c.steps {
             let next = self.step + 1;
@@ -189,7 +187,6 @@ impl<'g> Trainer<'g> {
             }
         }
         bar.finish_and_clear();
-        let _ = started;
         Ok(last_eval)
     }
 

@@ -32,12 +32,10 @@ pub fn nt_xent(tape: &mut Tape, z: Var, temperature: f32) -> Result<Var> {
 
 /// x / sqrt(|x|² + eps²) over the last axis (SimCLR and BYOL heads).
 pub fn l2_normalize(tape: &mut Tape, x: Var, eps: f32) -> Result<Var> {
-    let (rows, _) = tape.value(x).rows_cols();
     let mut keep = tape.shape(x).to_vec();
     if let Some(last) = keep.last_mut() {
         *last = 1;
     }
-    let _ = rows;
     let sq = mul(tape, x, x)?;
     let sumsq = sum_to(tape, sq, &keep)?;
     let inv = unary(tape, sumsq, UnaryOp::Rsqrt { eps: eps * eps })?;

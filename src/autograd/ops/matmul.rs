@@ -9,8 +9,7 @@ fn to_shape(gpu: &Gpu, g: Tensor, shape: &[usize]) -> Result<Tensor> {
     if g.shape() == shape {
         return Ok(g);
     }
-    let [batch, r, c] = g.dims::<3>("matmul backward", "gradient")?;
-    let _ = batch;
+    let [_, r, c] = g.dims::<3>("matmul backward", "gradient")?;
     reduce_to(gpu, &g, &[1, r, c], ReduceOp::Sum)?.reshape(shape)
 }
 
