@@ -2,8 +2,6 @@
 //! submitted on `flush` (explicit, or implied by a read-back). Kernel parameters go into a uniform arena.
 use std::time::Instant;
 
-use bytemuck::Pod;
-
 use super::timing::{Clock, MAX_TIMED, Timings};
 use super::Gpu;
 use crate::{Error, Result};
@@ -364,11 +362,6 @@ impl Gpu {
     pub fn take_profile(&self) -> Result<Vec<super::KernelTime>> {
         let samples = self.take_timings()?;
         Ok(Timings { samples }.summary())
-    }
-
-    /// Encodes params as bytes for `Dispatch::params`.
-    pub fn params<P: Pod>(p: &P) -> &[u8] {
-        bytemuck::bytes_of(p)
     }
 }
 

@@ -7,7 +7,7 @@
 //! No workgroup memory and no barrier: the design lavapipe runs well (see the header of attention.wgsl).
 use bytemuck::{Pod, Zeroable};
 
-use super::{grid_1d, launch};
+use super::launch;
 use crate::gpu::Gpu;
 use crate::tensor::{DType, Tensor};
 use crate::{Error, Result};
@@ -93,7 +93,7 @@ fn params(dims: [usize; 4], lengths: Option<&Tensor>, causal: bool, scale: f32) 
 /// The grid of the row-block kernels: one workgroup per WG · ROWS rows of one (batch, head).
 fn block_grid(gpu: &Gpu, dims: [usize; 4]) -> Result<[u32; 3]> {
     let [batch, heads, seq, _] = dims;
-    grid_1d(gpu, batch * heads * seq.div_ceil(WG * ROWS))
+    gpu.grid_1d(batch * heads * seq.div_ceil(WG * ROWS))
 }
 
 fn lengths_or_dummy(gpu: &Gpu, lengths: Option<&Tensor>) -> Result<Tensor> {
@@ -156,7 +156,7 @@ pub fn attention_bwd(
     let p = params(dims, lengths, causal, scale);
     let groups = block_grid(gpu, dims)?;
     let stats = Tensor::empty(gpu, &[batch, heads, seq, 2], DType::F32)?; // (lse, delta) per row
-    let row_groups = grid_1d(gpu, rows.div_ceil(WG))?;
+    let row_groups = gpu.grid_1d(rows.div_ceil(WG))?;
     launch(gpu, "attention", "attention_bwd_stats", &[], &p, &[out, dout, lse], &[&stats], row_groups)?;
     launch(gpu, "attention", "attention_bwd_dq", &[], &p, &[q, k, v, &lens, dout, &stats], &[&dq], groups)?;
     launch(gpu, "attention", "attention_bwd_dkdv", &[], &p, &[q, k, v, &lens, dout, &stats], &[&dk, &dv], groups)?;

@@ -46,8 +46,3 @@ pub fn launch<P: Pod>(
         groups,
     })
 }
-
-/// A grid of `groups` workgroups folded into x and y (see `Gpu::grid_1d`).
-pub fn grid_1d(gpu: &Gpu, groups: usize) -> Result<[u32; 3]> {
-    gpu.grid_1d(groups)
-}
