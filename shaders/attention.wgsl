@@ -19,7 +19,8 @@
 
 const BLOCK: u32 = 16u;        // keys (fwd, dq) or queries (dkdv) per step
 const ROWS: u32 = 4u;          // rows per invocation: each loaded chunk of the other side serves ROWS rows
-const WG: u32 = 32u;           // invocations per workgroup; it owns WG · ROWS consecutive rows
+override WG: u32 = 32u;        // invocations per workgroup; it owns WG · ROWS consecutive rows (the launcher
+                               // shrinks it for short sequences, so that few of those rows lie past seq)
 const NEG_BIG: f32 = -1.0e30;  // finite stand-in for −inf inside the running max
 
 struct Params {

@@ -161,6 +161,7 @@ fn matches_reference_at_awkward_shapes() {
         case([2, 1, 13, 1], None, false),
         case([1, 2, 9, 64], None, false),
         case([1, 1, 11, 128], None, false),
+        case([3, 2, 33, 8], None, false),
         case([1, 1, 300, 16], None, false),
     ];
     for (s, c) in cases.iter().enumerate() {

@@ -94,7 +94,7 @@ pub fn run(b: &mut Bench) -> Result<()> {
     if !names.iter().any(|n| b.wants(n)) {
         return Ok(());
     }
-    for (batch, heads, seq, head_dim) in [(8, 4, 128, 32), (2, 4, 512, 64), (4, 12, 197, 64)] {
+    for (batch, heads, seq, head_dim) in [(64, 2, 32, 32), (8, 4, 128, 32), (2, 4, 512, 64), (4, 12, 197, 64)] {
         let dims = [batch, heads, seq, head_dim];
         let shape = format!("{batch}x{heads}x{seq}x{head_dim}");
         let (q, k, v, dout) = (filled(gpu, &dims, 1)?, filled(gpu, &dims, 2)?, filled(gpu, &dims, 3)?, filled(gpu, &dims, 4)?);

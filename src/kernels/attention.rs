@@ -15,9 +15,14 @@ use crate::{Error, Result};
 /// Largest head_dim accepted (the contract's bound; the kernels stream rows in vec4 chunks and would take more).
 pub const MAX_HEAD_DIM: usize = 128;
 
-/// Invocations per workgroup and rows per invocation (`WG`, `ROWS` in attention.wgsl).
-const WG: usize = 32;
+/// Rows per invocation (`ROWS` in attention.wgsl).
 const ROWS: usize = 4;
+
+/// Invocations per workgroup (the override `WG`): 32, or fewer for short sequences, where a workgroup of 32 would
+/// own 128 rows of a (batch, head) with fewer than that (seq 32 would leave three rows in four idle).
+fn wg_for(seq: usize) -> usize {
+    seq.div_ceil(ROWS).next_power_of_two().clamp(8, 32)
+}
 
 /// Forward results: the attention output and what the backward pass needs besides it.
 pub struct AttentionOut {
@@ -93,7 +98,7 @@ fn params(dims: [usize; 4], lengths: Option<&Tensor>, causal: bool, scale: f32) 
 /// The grid of the row-block kernels: one workgroup per WG · ROWS rows of one (batch, head).
 fn block_grid(gpu: &Gpu, dims: [usize; 4]) -> Result<[u32; 3]> {
     let [batch, heads, seq, _] = dims;
-    gpu.grid_1d(batch * heads * seq.div_ceil(WG * ROWS))
+    gpu.grid_1d(batch * heads * seq.div_ceil(wg_for(seq) * ROWS))
 }
 
 fn lengths_or_dummy(gpu: &Gpu, lengths: Option<&Tensor>) -> Result<Tensor> {
@@ -117,7 +122,8 @@ pub fn attention_fwd(gpu: &Gpu, q: &Tensor, k: &Tensor, v: &Tensor, lengths: Opt
     }
     let lens = lengths_or_dummy(gpu, lengths)?;
     let p = params(dims, lengths, causal, scale);
-    launch(gpu, "attention", "attention_fwd", &[], &p, &[q, k, v, &lens], &[&out, &lse], block_grid(gpu, dims)?)?;
+    let wg = [("WG", wg_for(seq) as f64)];
+    launch(gpu, "attention", "attention_fwd", &wg, &p, &[q, k, v, &lens], &[&out, &lse], block_grid(gpu, dims)?)?;
     Ok(AttentionOut { out, lse })
 }
 
@@ -156,9 +162,10 @@ pub fn attention_bwd(
     let p = params(dims, lengths, causal, scale);
     let groups = block_grid(gpu, dims)?;
     let stats = Tensor::empty(gpu, &[batch, heads, seq, 2], DType::F32)?; // (lse, delta) per row
-    let row_groups = gpu.grid_1d(rows.div_ceil(WG))?;
-    launch(gpu, "attention", "attention_bwd_stats", &[], &p, &[out, dout, lse], &[&stats], row_groups)?;
-    launch(gpu, "attention", "attention_bwd_dq", &[], &p, &[q, k, v, &lens, dout, &stats], &[&dq], groups)?;
-    launch(gpu, "attention", "attention_bwd_dkdv", &[], &p, &[q, k, v, &lens, dout, &stats], &[&dk, &dv], groups)?;
+    let wg = [("WG", wg_for(seq) as f64)];
+    let row_groups = gpu.grid_1d(rows.div_ceil(wg_for(seq)))?;
+    launch(gpu, "attention", "attention_bwd_stats", &wg, &p, &[out, dout, lse], &[&stats], row_groups)?;
+    launch(gpu, "attention", "attention_bwd_dq", &wg, &p, &[q, k, v, &lens, dout, &stats], &[&dq], groups)?;
+    launch(gpu, "attention", "attention_bwd_dkdv", &wg, &p, &[q, k, v, &lens, dout, &stats], &[&dk, &dv], groups)?;
     Ok(AttentionGrads { dq, dk, dv })
 }
