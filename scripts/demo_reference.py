@@ -115,7 +115,7 @@ def pretrain(a):
         return inp, am, ids, sel
 
     cfg = BertConfig(vocab_size=V, hidden_size=a.hidden, num_hidden_layers=a.layers, num_attention_heads=a.heads,
-                     intermediate_size=4 * a.hidden, max_position_embeddings=max(64, a.seq), initializer_range=a.init_std,
+                     intermediate_size=a.ffn or 4 * a.hidden, max_position_embeddings=max(64, a.seq), initializer_range=a.init_std,
                      layer_norm_eps=1e-12, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.0)
     model = BertForMaskedLM(cfg)
     opt, sched = optimizer(model, a.lr, a.steps)
@@ -251,6 +251,7 @@ def main():
             p.add_argument("--out", required=True)
             p.add_argument("--hidden", type=int, default=64)
             p.add_argument("--layers", type=int, default=2)
+            p.add_argument("--ffn", type=int, default=0, help="intermediate size (0 = 4 x hidden)")
             p.add_argument("--heads", type=int, default=2)
             p.add_argument("--batch", type=int, default=64)
             p.add_argument("--steps", type=int, default=1200)

@@ -1,5 +1,7 @@
 // attention.wgsl: fused scaled-dot-product attention that never materialises the seq×seq scores.
-// q, k, v, out, dout: [batch, heads, seq, head_dim] contiguous. Each invocation owns ROWS query rows (fwd, dq)
+// q, k, v, out, dout: one layout, element (b, h, i, d) at b·stride_b + h·stride_h + i·stride_s + d: either
+// [batch, heads, seq, head_dim] or [batch, seq, heads, head_dim] (a linear layer's output, no permute needed).
+// lse and stats are [batch, heads, seq] whatever the layout. Each invocation owns ROWS query rows (fwd, dq)
 // or key rows (dkdv), lid + r·WG within its workgroup's WG·ROWS rows of one (batch, head), and walks the other
 // side in blocks of BLOCK rows: every chunk it loads serves its ROWS rows. No workgroup memory, no barrier (the
 // cheap design on lavapipe, where every storage load is a gather: loads per flop is what counts). Only the
@@ -34,18 +36,20 @@ struct Params {
     has_lengths: u32, // 0: every key is valid (lengths is a dummy binding)
     scale: f32,
     neg_inf: f32,     // −inf, written as lse of a row with no key
+    stride_b: u32,    // elements between batches of q, k, v, out, dout, dq, dk, dv
+    stride_h: u32,    // elements between heads
+    stride_s: u32,    // elements between sequence positions (rows of one head)
     _pad0: u32,
-    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 
 // ---- forward ----------------------------------------------------------------------------------------------
-@group(0) @binding(1) var<storage, read> q: array<f32>;          // [batch, heads, seq, head_dim]
-@group(0) @binding(2) var<storage, read> k: array<f32>;          // [batch, heads, seq, head_dim]
-@group(0) @binding(3) var<storage, read> v: array<f32>;          // [batch, heads, seq, head_dim]
+@group(0) @binding(1) var<storage, read> q: array<f32>;          // the layout (see the header)
+@group(0) @binding(2) var<storage, read> k: array<f32>;          // the layout (see the header)
+@group(0) @binding(3) var<storage, read> v: array<f32>;          // the layout (see the header)
 @group(0) @binding(4) var<storage, read> lengths: array<i32>;    // [batch] valid keys per sequence
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;  // [batch, heads, seq, head_dim]
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;  // the layout
 @group(0) @binding(6) var<storage, read_write> lse: array<f32>;  // [batch, heads, seq]
 
 // Indices of chunk c (elements 4c..4c+3) of the row at `base`, clamped to the row; `tail_mask` zeroes the lanes
@@ -102,6 +106,11 @@ fn block_of(wid: vec3<u32>, nwg: vec3<u32>) -> Block {
     return Block(w / blocks, (w % blocks) * WG * ROWS, w < p.bh_count * blocks);
 }
 
+// Element offset of row 0 (position 0, d = 0) of (batch, head) bh.
+fn head_base(bh: u32) -> u32 {
+    return (bh / p.heads) * p.stride_b + (bh % p.heads) * p.stride_h;
+}
+
 fn hsum(x: vec4<f32>) -> f32 {
     return (x.x + x.y) + (x.z + x.w);
 }
@@ -115,10 +124,10 @@ fn attention_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
         return;
     }
     let len = valid_keys(blk.bh / p.heads);
-    let kv0 = blk.bh * p.seq * p.head_dim; // start of key/value row 0 of this (batch, head)
+    let kv0 = head_base(blk.bh); // start of key/value row 0 of this (batch, head)
     var live: array<bool, ROWS>;
     var n: array<u32, ROWS>;      // row r sees keys 0..n[r] (0 for a row past seq)
-    var row: array<u32, ROWS>;    // row r (clamped to the last one past seq)
+    var row: array<u32, ROWS>;    // row r of lse (clamped to the last one past seq)
     var row0: array<u32, ROWS>;   // start of row r
     var m: array<f32, ROWS>;      // running max of the scores
     var l: array<f32, ROWS>;      // running Σ exp(s − m); out holds Σ exp(s − m) v
@@ -129,7 +138,7 @@ fn attention_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
         let ic = min(i, p.seq - 1u);
         n[r] = select(0u, select(len, min(len, ic + 1u), p.causal != 0u), live[r]);
         row[r] = blk.bh * p.seq + ic;
-        row0[r] = row[r] * p.head_dim;
+        row0[r] = kv0 + ic * p.stride_s;
         m[r] = NEG_BIG;
         l[r] = 0.0;
         n_hi = max(n_hi, n[r]);
@@ -145,7 +154,7 @@ fn attention_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
                 qc[r] = p.scale * q4(row0[r], c);
             }
             for (var jj = 0u; jj < BLOCK; jj++) {
-                let kc = k4(kv0 + min(j0 + jj, n_hi - 1u) * p.head_dim, c); // past n: masked below
+                let kc = k4(kv0 + min(j0 + jj, n_hi - 1u) * p.stride_s, c); // past n: masked below
                 for (var r = 0u; r < ROWS; r++) {
                     s[r * BLOCK + jj] += dot(qc[r], kc);
                 }
@@ -175,7 +184,7 @@ fn attention_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
                 }
             }
             for (var jj = 0u; jj < BLOCK; jj++) {
-                let vc = v4(kv0 + min(j0 + jj, n_hi - 1u) * p.head_dim, c);
+                let vc = v4(kv0 + min(j0 + jj, n_hi - 1u) * p.stride_s, c);
                 for (var r = 0u; r < ROWS; r++) {
                     o[r] = fma(vec4<f32>(s[r * BLOCK + jj]), vc, o[r]);
                 }
@@ -201,11 +210,11 @@ fn attention_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
 
 // ---- backward -------------------------------------------------------------------------------------------
 // Bindings 1-4 (q, k, v, lengths) are shared with the forward; the rest reuse slots 5.. per entry point.
-@group(0) @binding(5) var<storage, read> dout: array<f32>;          // [batch, heads, seq, head_dim]   (dq, dkdv)
+@group(0) @binding(5) var<storage, read> dout: array<f32>;          // the layout                      (dq, dkdv)
 @group(0) @binding(6) var<storage, read> stats: array<f32>;         // [batch, heads, seq, 2] (lse, delta) (dq, dkdv)
-@group(0) @binding(7) var<storage, read_write> dq: array<f32>;      // [batch, heads, seq, head_dim]   (dq)
-@group(0) @binding(7) var<storage, read_write> dk: array<f32>;      // [batch, heads, seq, head_dim]   (dkdv)
-@group(0) @binding(8) var<storage, read_write> dv: array<f32>;      // [batch, heads, seq, head_dim]   (dkdv)
+@group(0) @binding(7) var<storage, read_write> dq: array<f32>;      // the layout                      (dq)
+@group(0) @binding(7) var<storage, read_write> dk: array<f32>;      // the layout                      (dkdv)
+@group(0) @binding(8) var<storage, read_write> dv: array<f32>;      // the layout                      (dkdv)
 
 fn do4(base: u32, c: u32) -> vec4<f32> {
     let x = chunk_index(base, c);
@@ -240,8 +249,8 @@ fn store_dkdv4(base: u32, c: u32, rk: vec4<f32>, rv: vec4<f32>) {
 }
 
 // The stats pass's own bindings (reads: out, dout, lse; writes: stats).
-@group(0) @binding(1) var<storage, read> stats_o: array<f32>;            // [batch, heads, seq, head_dim] forward out
-@group(0) @binding(2) var<storage, read> stats_do: array<f32>;           // [batch, heads, seq, head_dim] dout
+@group(0) @binding(1) var<storage, read> stats_o: array<f32>;            // the layout: forward out
+@group(0) @binding(2) var<storage, read> stats_do: array<f32>;           // the layout: dout
 @group(0) @binding(3) var<storage, read> stats_lse: array<f32>;          // [batch, heads, seq] forward lse
 @group(0) @binding(4) var<storage, read_write> stats_out: array<f32>;    // [batch, heads, seq, 2] (lse, delta)
 
@@ -252,7 +261,7 @@ fn attention_bwd_stats(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(n
     if (row >= p.rows) {
         return;
     }
-    let row0 = row * p.head_dim;
+    let row0 = head_base(row / p.seq) + (row % p.seq) * p.stride_s;
     var acc = vec4<f32>(0.0);
     var d = 0u;
     for (; d + 4u <= p.head_dim; d += 4u) {
@@ -275,7 +284,7 @@ fn attention_bwd_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
         return;
     }
     let len = valid_keys(blk.bh / p.heads);
-    let kv0 = blk.bh * p.seq * p.head_dim;
+    let kv0 = head_base(blk.bh);
     var live: array<bool, ROWS>;
     var n: array<u32, ROWS>;
     var row0: array<u32, ROWS>;
@@ -288,7 +297,7 @@ fn attention_bwd_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
         let ic = min(i, p.seq - 1u);
         n[r] = select(0u, select(len, min(len, ic + 1u), p.causal != 0u), live[r]);
         let row = blk.bh * p.seq + ic;
-        row0[r] = row * p.head_dim;
+        row0[r] = kv0 + ic * p.stride_s;
         lse_i[r] = stats[2u * row];
         delta_i[r] = stats[2u * row + 1u];
         n_hi = max(n_hi, n[r]);
@@ -308,7 +317,7 @@ fn attention_bwd_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
                 dc[r] = do4(row0[r], c);
             }
             for (var jj = 0u; jj < BLOCK; jj++) {
-                let kb = kv0 + min(j0 + jj, n_hi - 1u) * p.head_dim;
+                let kb = kv0 + min(j0 + jj, n_hi - 1u) * p.stride_s;
                 let kc = k4(kb, c);
                 let vc = v4(kb, c);
                 for (var r = 0u; r < ROWS; r++) {
@@ -334,7 +343,7 @@ fn attention_bwd_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
                 }
             }
             for (var jj = 0u; jj < BLOCK; jj++) {
-                let kc = k4(kv0 + min(j0 + jj, n_hi - 1u) * p.head_dim, c);
+                let kc = k4(kv0 + min(j0 + jj, n_hi - 1u) * p.stride_s, c);
                 for (var r = 0u; r < ROWS; r++) {
                     acc[r] = fma(vec4<f32>(s[r * BLOCK + jj]), kc, acc[r]);
                 }
@@ -367,7 +376,8 @@ fn attention_bwd_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
         return;
     }
     let len = valid_keys(blk.bh / p.heads);
-    let q0 = blk.bh * p.seq; // row of query 0 of this (batch, head)
+    let q0 = blk.bh * p.seq; // row of query 0 of this (batch, head) in stats
+    let h0 = head_base(blk.bh);
     var live: array<bool, ROWS>;
     var j: array<u32, ROWS>;
     var row0: array<u32, ROWS>;
@@ -375,7 +385,7 @@ fn attention_bwd_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
         let jr = blk.first + lid + r * WG;
         live[r] = jr < p.seq;
         j[r] = min(jr, p.seq - 1u);
-        row0[r] = (q0 + j[r]) * p.head_dim;
+        row0[r] = h0 + j[r] * p.stride_s;
     }
     // Key j is seen by the queries i in [0, seq) when j < len, only i >= j under the causal mask. This
     // invocation walks queries from its first key (causal) or 0; the masks below sort out each row.
@@ -397,7 +407,7 @@ fn attention_bwd_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
                 vc[r] = v4(row0[r], c);
             }
             for (var ii = 0u; ii < BLOCK; ii++) {
-                let qb = (q0 + min(i0 + ii, i_end - 1u)) * p.head_dim; // past the end: masked below
+                let qb = h0 + min(i0 + ii, i_end - 1u) * p.stride_s; // past the end: masked below
                 let qc = q4(qb, c);
                 let dc = do4(qb, c);
                 for (var r = 0u; r < ROWS; r++) {
@@ -431,7 +441,7 @@ fn attention_bwd_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
                 }
             }
             for (var ii = 0u; ii < BLOCK; ii++) {
-                let qb = (q0 + min(i0 + ii, i_end - 1u)) * p.head_dim;
+                let qb = h0 + min(i0 + ii, i_end - 1u) * p.stride_s;
                 let qc = q4(qb, c);
                 let dc = do4(qb, c);
                 for (var r = 0u; r < ROWS; r++) {

@@ -2,15 +2,30 @@
 //! whose analytic gradient is itself checked by central finite differences.
 mod common;
 use common::*;
-use pretext::kernels::attention::{attention_bwd, attention_fwd};
+use pretext::kernels::attention::{attention_bwd, attention_fwd, Layout};
 use pretext::{DType, Error, Tensor};
 
-/// One test case: [batch, heads, seq, head_dim], optional key lengths per batch, causal flag.
+/// One test case: [batch, heads, seq, head_dim], optional key lengths per batch, causal flag, and the memory
+/// layout the device sees (the reference always works in [batch, heads, seq, head_dim]).
 #[derive(Clone, Debug)]
 struct Case {
     dims: [usize; 4],
     lengths: Option<Vec<i32>>,
     causal: bool,
+    layout: Layout,
+}
+
+/// Swaps axes 1 and 2 of a [d0, d1, d2, d3] array: [batch, heads, seq, dim] <-> [batch, seq, heads, dim].
+fn swap12<T: Copy>(x: &[T], [d0, d1, d2, d3]: [usize; 4]) -> Vec<T> {
+    let mut out = Vec::with_capacity(x.len());
+    for a in 0..d0 {
+        for c in 0..d2 {
+            for b in 0..d1 {
+                out.extend_from_slice(&x[((a * d1 + b) * d2 + c) * d3..][..d3]);
+            }
+        }
+    }
+    out
 }
 
 /// Keys query i of batch b sees: j < len_b and (not causal or j <= i).
@@ -88,17 +103,26 @@ fn check_case(case: &Case, seed: u64) {
     let n = batch * heads * seq * dim;
     let (q, k, v, dout) = (rng.vec_f32(n), rng.vec_f32(n), rng.vec_f32(n), rng.vec_f32(n));
     let scale = 1.0 / (dim.max(1) as f32).sqrt() * 1.7; // != 1/sqrt(d), so a dropped scale shows
-    let t = |x: &[f32]| Tensor::from_slice(g, x, &case.dims).unwrap();
+    // The device's copy of a [batch, heads, seq, dim] array, and a device result back in that order.
+    let seq_first = case.layout == Layout::SeqFirst;
+    let t = |x: &[f32]| match seq_first {
+        false => Tensor::from_slice(g, x, &case.dims).unwrap(),
+        true => Tensor::from_slice(g, &swap12(x, case.dims), &[batch, seq, heads, dim]).unwrap(),
+    };
+    let back = |x: &Tensor| {
+        let v = x.to_vec::<f32>(g).unwrap();
+        if seq_first { swap12(&v, [batch, seq, heads, dim]) } else { v }
+    };
     let (qt, kt, vt, dt) = (t(&q), t(&k), t(&v), t(&dout));
     let lens = case.lengths.as_ref().map(|l| Tensor::from_slice(g, l, &[batch]).unwrap());
-    let fwd = attention_fwd(g, &qt, &kt, &vt, lens.as_ref(), case.causal, scale).unwrap();
-    let grads = attention_bwd(g, &qt, &kt, &vt, &fwd.out, &fwd.lse, &dt, lens.as_ref(), case.causal, scale).unwrap();
+    let fwd = attention_fwd(g, &qt, &kt, &vt, lens.as_ref(), case.causal, scale, case.layout).unwrap();
+    let grads = attention_bwd(g, &qt, &kt, &vt, &fwd.out, &fwd.lse, &dt, lens.as_ref(), case.causal, scale, case.layout).unwrap();
 
     let (q64, k64, v64, d64) = (f64s(&q), f64s(&k), f64s(&v), f64s(&dout));
     let (o_ref, lse_ref) = attention_ref(case, &q64, &k64, &v64, scale as f64);
     let [dq_ref, dk_ref, dv_ref] = attention_grad_ref(case, &q64, &k64, &v64, &d64, scale as f64);
 
-    let o = fwd.out.to_vec::<f32>(g).unwrap();
+    let o = back(&fwd.out);
     let err = rel_l2(&o, &o_ref);
     eprintln!("{:?} lengths {:?} causal {}: out error {err:.1e}", case.dims, case.lengths, case.causal);
     assert!(err <= 1e-5, "attention_fwd {case:?}: out rel L2 error {err:.2e} > 1e-5");
@@ -113,7 +137,7 @@ fn check_case(case: &Case, seed: u64) {
         }
     }
     for (name, got, want) in [("dq", &grads.dq, &dq_ref), ("dk", &grads.dk, &dk_ref), ("dv", &grads.dv, &dv_ref)] {
-        let got = got.to_vec::<f32>(g).unwrap();
+        let got = back(got);
         assert!(got.iter().all(|x| x.is_finite()), "attention_bwd {case:?}: {name} has a non-finite value");
         let err = if want.iter().all(|&x| x == 0.0) { max_abs(&got, want) } else { rel_l2(&got, want) };
         eprintln!("{:?} lengths {:?} causal {}: {name} error {err:.1e}", case.dims, case.lengths, case.causal);
@@ -122,7 +146,7 @@ fn check_case(case: &Case, seed: u64) {
 }
 
 fn case(dims: [usize; 4], lengths: Option<Vec<i32>>, causal: bool) -> Case {
-    Case { dims, lengths, causal }
+    Case { dims, lengths, causal, layout: Layout::HeadsFirst }
 }
 
 #[test]
@@ -197,14 +221,28 @@ fn causal_mask_with_and_without_lengths() {
 }
 
 #[test]
+fn seq_first_layout_reads_heads_in_place() {
+    // [batch, seq, heads, head_dim], as a projection reshaped: the same results, rows at stride heads·head_dim.
+    let cases = [
+        case([1, 1, 1, 1], None, false),
+        case([2, 3, 7, 8], Some(vec![0, 5]), false),
+        case([3, 2, 33, 64], Some(vec![33, 20, 1]), false),
+        case([2, 4, 37, 31], None, true),
+    ];
+    for (s, c) in cases.into_iter().enumerate() {
+        check_case(&Case { layout: Layout::SeqFirst, ..c }, 400 + s as u64);
+    }
+}
+
+#[test]
 fn empty_shapes_give_empty_outputs() {
     let g = gpu();
     for dims in [[0, 2, 3, 4], [2, 0, 3, 4], [2, 2, 0, 4]] {
         let x = Tensor::empty(g, &dims, DType::F32).unwrap();
-        let f = attention_fwd(g, &x, &x, &x, None, false, 1.0).unwrap();
+        let f = attention_fwd(g, &x, &x, &x, None, false, 1.0, Layout::HeadsFirst).unwrap();
         assert_eq!(f.out.shape(), &dims);
         assert_eq!(f.lse.shape(), &dims[..3]);
-        let gr = attention_bwd(g, &x, &x, &x, &f.out, &f.lse, &x, None, false, 1.0).unwrap();
+        let gr = attention_bwd(g, &x, &x, &x, &f.out, &f.lse, &x, None, false, 1.0, Layout::HeadsFirst).unwrap();
         assert_eq!(gr.dq.shape(), &dims);
     }
 }
@@ -219,32 +257,32 @@ fn bad_inputs_are_errors() {
         Err(e) => panic!("expected a shape error naming {what}, got {e}"),
         Ok(_) => panic!("expected a shape error naming {what}"),
     };
-    shape_err(attention_fwd(g, &q, &t(&[2, 2, 6, 8]), &v, None, false, 1.0), "k");
-    shape_err(attention_fwd(g, &q, &k, &t(&[2, 2, 5, 7]), None, false, 1.0), "v");
-    shape_err(attention_fwd(g, &t(&[2, 5, 8]), &k, &v, None, false, 1.0), "q");
+    shape_err(attention_fwd(g, &q, &t(&[2, 2, 6, 8]), &v, None, false, 1.0, Layout::HeadsFirst), "k");
+    shape_err(attention_fwd(g, &q, &k, &t(&[2, 2, 5, 7]), None, false, 1.0, Layout::HeadsFirst), "v");
+    shape_err(attention_fwd(g, &t(&[2, 5, 8]), &k, &v, None, false, 1.0, Layout::HeadsFirst), "q");
     let big = t(&[1, 1, 2, 129]);
-    shape_err(attention_fwd(g, &big, &big, &big, None, false, 1.0), "head_dim");
+    shape_err(attention_fwd(g, &big, &big, &big, None, false, 1.0, Layout::HeadsFirst), "head_dim");
     let lens3 = Tensor::from_slice(g, &[1i32, 2, 3], &[3]).unwrap();
-    shape_err(attention_fwd(g, &q, &k, &v, Some(&lens3), false, 1.0), "lengths");
+    shape_err(attention_fwd(g, &q, &k, &v, Some(&lens3), false, 1.0, Layout::HeadsFirst), "lengths");
     let lens_f = Tensor::from_slice(g, &[1.0f32, 2.0], &[2]).unwrap();
-    match attention_fwd(g, &q, &k, &v, Some(&lens_f), false, 1.0) {
+    match attention_fwd(g, &q, &k, &v, Some(&lens_f), false, 1.0, Layout::HeadsFirst) {
         Err(Error::DType(m)) => assert!(m.contains("lengths"), "{m}"),
         _ => panic!("f32 lengths must be a dtype error"),
     }
     let qi = Tensor::from_slice(g, &vec![1i32; 2 * 2 * 5 * 8], &[2, 2, 5, 8]).unwrap();
-    assert!(matches!(attention_fwd(g, &qi, &k, &v, None, false, 1.0), Err(Error::DType(_))), "i32 q must be a dtype error");
+    assert!(matches!(attention_fwd(g, &qi, &k, &v, None, false, 1.0, Layout::HeadsFirst), Err(Error::DType(_))), "i32 q must be a dtype error");
 
-    let f = attention_fwd(g, &q, &k, &v, None, false, 1.0).unwrap();
+    let f = attention_fwd(g, &q, &k, &v, None, false, 1.0, Layout::HeadsFirst).unwrap();
     let bwd_err = |r: Result<pretext::kernels::attention::AttentionGrads, Error>, what: &str| match r {
         Err(Error::Shape(m)) => assert!(m.contains("attention_bwd") && m.contains(what), "{m}"),
         Err(e) => panic!("expected a shape error naming {what}, got {e}"),
         Ok(_) => panic!("expected a shape error naming {what}"),
     };
-    bwd_err(attention_bwd(g, &q, &k, &v, &f.out, &f.lse, &t(&[2, 2, 5, 4]), None, false, 1.0), "dout");
-    bwd_err(attention_bwd(g, &q, &k, &v, &f.out, &t(&[2, 2, 4]), &q, None, false, 1.0), "lse");
-    bwd_err(attention_bwd(g, &q, &k, &v, &t(&[2, 2, 5]), &f.lse, &q, None, false, 1.0), "out");
-    bwd_err(attention_bwd(g, &q, &t(&[2, 1, 5, 8]), &v, &f.out, &f.lse, &q, None, false, 1.0), "k");
-    bwd_err(attention_bwd(g, &q, &k, &v, &f.out, &f.lse, &q, Some(&lens3), false, 1.0), "lengths");
+    bwd_err(attention_bwd(g, &q, &k, &v, &f.out, &f.lse, &t(&[2, 2, 5, 4]), None, false, 1.0, Layout::HeadsFirst), "dout");
+    bwd_err(attention_bwd(g, &q, &k, &v, &f.out, &t(&[2, 2, 4]), &q, None, false, 1.0, Layout::HeadsFirst), "lse");
+    bwd_err(attention_bwd(g, &q, &k, &v, &t(&[2, 2, 5]), &f.lse, &q, None, false, 1.0, Layout::HeadsFirst), "out");
+    bwd_err(attention_bwd(g, &q, &t(&[2, 1, 5, 8]), &v, &f.out, &f.lse, &q, None, false, 1.0, Layout::HeadsFirst), "k");
+    bwd_err(attention_bwd(g, &q, &k, &v, &f.out, &f.lse, &q, Some(&lens3), false, 1.0, Layout::HeadsFirst), "lengths");
 }
 
 #[test]

@@ -4,6 +4,7 @@ mod common;
 use common::{gpu, Rng};
 use pretext::autograd::{ops, ParamId, Tape, Var};
 use pretext::kernels::activation::Activation;
+use pretext::kernels::attention::Layout;
 use pretext::kernels::elementwise::UnaryOp;
 use pretext::nn::Param;
 use pretext::{Result, Tensor};
@@ -176,9 +177,17 @@ fn fused_attention() {
         gradcheck(
             &format!("attention causal={causal}"),
             vec![input(&mut r, &shape, -1.0, 1.0), input(&mut r, &shape, -1.0, 1.0), input(&mut r, &shape, -1.0, 1.0)],
-            move |t, x| ops::attention(t, x[0], x[1], x[2], Some(&l), causal, 0.5),
+            move |t, x| ops::attention(t, x[0], x[1], x[2], Some(&l), causal, 0.5, Layout::HeadsFirst),
         );
     }
+    // [batch, seq, heads, head_dim], the layout the model uses.
+    let l = lengths.clone();
+    let shape = [2, 5, 2, 4];
+    gradcheck(
+        "attention seq-first",
+        vec![input(&mut r, &shape, -1.0, 1.0), input(&mut r, &shape, -1.0, 1.0), input(&mut r, &shape, -1.0, 1.0)],
+        move |t, x| ops::attention(t, x[0], x[1], x[2], Some(&l), true, 0.5, Layout::SeqFirst),
+    );
 }
 
 #[test]

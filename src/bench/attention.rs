@@ -8,7 +8,7 @@ use bytemuck::{Pod, Zeroable};
 
 use super::{Bench, Work};
 use crate::gpu::Gpu;
-use crate::kernels::attention::{attention_bwd, attention_fwd};
+use crate::kernels::attention::{attention_bwd, attention_fwd, Layout};
 use crate::kernels::launch;
 use crate::tensor::{DType, Tensor};
 use crate::{Error, Result};
@@ -101,10 +101,10 @@ pub fn run(b: &mut Bench) -> Result<()> {
         let scale = 1.0 / (head_dim as f32).sqrt();
         let fwd_flops = 4.0 * (batch * heads) as f64 * (seq * seq) as f64 * head_dim as f64;
         let bwd_flops = 2.5 * fwd_flops;
-        let saved = attention_fwd(gpu, &q, &k, &v, None, false, scale)?;
-        b.time("attention_fwd", &shape, Work::flops(fwd_flops), |g| attention_fwd(g, &q, &k, &v, None, false, scale).map(|_| ()))?;
+        let saved = attention_fwd(gpu, &q, &k, &v, None, false, scale, Layout::HeadsFirst)?;
+        b.time("attention_fwd", &shape, Work::flops(fwd_flops), |g| attention_fwd(g, &q, &k, &v, None, false, scale, Layout::HeadsFirst).map(|_| ()))?;
         b.time("attention_bwd", &shape, Work::flops(bwd_flops), |g| {
-            attention_bwd(g, &q, &k, &v, &saved.out, &saved.lse, &dout, None, false, scale).map(|_| ())
+            attention_bwd(g, &q, &k, &v, &saved.out, &saved.lse, &dout, None, false, scale, Layout::HeadsFirst).map(|_| ())
         })?;
         if b.wants("attention_unfused") {
             let (_, probs) = unfused_fwd(gpu, &q, &k, &v, scale)?;

@@ -1,5 +1,7 @@
 //! Fused scaled-dot-product attention (`shaders/attention.wgsl`): O = softmax(Q·Kᵀ·scale + mask)·V over
-//! [batch, heads, seq, head_dim], never holding the seq×seq scores (memory linear in seq).
+//! heads, never holding the seq×seq scores (memory linear in seq). Q, K, V, O and their gradients share one
+//! `Layout`: [batch, heads, seq, head_dim], or [batch, seq, heads, head_dim] as a linear layer's output reshaped
+//! (no permute); lse is [batch, heads, seq] either way.
 //!
 //! Forward: ROWS query rows per invocation, an online softmax over blocks of keys, O and the row log-sum-exp saved.
 //! Backward (three dispatches, each sum in a fixed order, no atomics): `bwd_stats` packs (lse_i, delta_i = dO_i·O_i)
@@ -24,17 +26,44 @@ fn wg_for(seq: usize) -> usize {
     seq.div_ceil(ROWS).next_power_of_two().clamp(8, 32)
 }
 
+/// How q, k, v, out and their gradients are laid out in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// [batch, heads, seq, head_dim].
+    HeadsFirst,
+    /// [batch, seq, heads, head_dim]: a [batch, seq, heads · head_dim] projection, reshaped.
+    SeqFirst,
+}
+
+impl Layout {
+    /// (batch, heads, seq, head_dim) of a 4-d tensor in this layout.
+    fn bhsd(self, dims: [usize; 4]) -> [usize; 4] {
+        match self {
+            Layout::HeadsFirst => dims,
+            Layout::SeqFirst => [dims[0], dims[2], dims[1], dims[3]],
+        }
+    }
+
+    /// Element strides (batch, head, position) of a tensor of (batch, heads, seq, head_dim) in this layout.
+    fn strides(self, [_, heads, seq, head_dim]: [usize; 4]) -> [usize; 3] {
+        match self {
+            Layout::HeadsFirst => [heads * seq * head_dim, seq * head_dim, head_dim],
+            Layout::SeqFirst => [seq * heads * head_dim, head_dim, heads * head_dim],
+        }
+    }
+}
+
 /// Forward results: the attention output and what the backward pass needs besides it.
 pub struct AttentionOut {
-    pub out: Tensor, // [batch, heads, seq, head_dim]
+    pub out: Tensor, // the inputs' layout
     pub lse: Tensor, // [batch, heads, seq]  log Σ_j exp(scaled, masked score); −inf for a row with no key
 }
 
 /// Gradients of the attention inputs.
 pub struct AttentionGrads {
-    pub dq: Tensor, // [batch, heads, seq, head_dim]
-    pub dk: Tensor, // [batch, heads, seq, head_dim]
-    pub dv: Tensor, // [batch, heads, seq, head_dim]
+    pub dq: Tensor, // the inputs' layout
+    pub dk: Tensor,
+    pub dv: Tensor,
 }
 
 #[repr(C)]
@@ -50,11 +79,13 @@ struct Params {
     has_lengths: u32,
     scale: f32,
     neg_inf: f32,
-    _pad: [u32; 2],
+    strides: [u32; 3],
+    _pad: u32,
 } // = Params in attention.wgsl
 
-/// Checks q, k, v (same [batch, heads, seq, head_dim], f32, head_dim <= 128) and lengths ([batch] I32).
-fn check_inputs(op: &str, q: &Tensor, k: &Tensor, v: &Tensor, lengths: Option<&Tensor>) -> Result<[usize; 4]> {
+/// Checks q, k, v (same 4-d shape, f32, head_dim <= 128) and lengths ([batch] I32); returns the shape as
+/// (batch, heads, seq, head_dim).
+fn check_inputs(op: &str, q: &Tensor, k: &Tensor, v: &Tensor, lengths: Option<&Tensor>, layout: Layout) -> Result<[usize; 4]> {
     q.expect_dtype(op, "q", DType::F32)?;
     k.expect_dtype(op, "k", DType::F32)?;
     v.expect_dtype(op, "v", DType::F32)?;
@@ -75,10 +106,10 @@ fn check_inputs(op: &str, q: &Tensor, k: &Tensor, v: &Tensor, lengths: Option<&T
     if q.numel() > u32::MAX as usize / 2 {
         return Err(Error::Shape(format!("{op}: q has shape {:?}, too large for 32-bit indexing", q.shape())));
     }
-    Ok(dims)
+    Ok(layout.bhsd(dims))
 }
 
-fn params(dims: [usize; 4], lengths: Option<&Tensor>, causal: bool, scale: f32) -> Params {
+fn params(dims: [usize; 4], lengths: Option<&Tensor>, causal: bool, scale: f32, layout: Layout) -> Params {
     let [batch, heads, seq, head_dim] = dims;
     Params {
         rows: (batch * heads * seq) as u32,
@@ -91,7 +122,8 @@ fn params(dims: [usize; 4], lengths: Option<&Tensor>, causal: bool, scale: f32) 
         has_lengths: lengths.is_some() as u32,
         scale,
         neg_inf: f32::NEG_INFINITY,
-        _pad: [0; 2],
+        strides: layout.strides(dims).map(|x| x as u32),
+        _pad: 0,
     }
 }
 
@@ -110,18 +142,19 @@ fn lengths_or_dummy(gpu: &Gpu, lengths: Option<&Tensor>) -> Result<Tensor> {
 
 /// O = softmax(Q·Kᵀ·scale + mask)·V; keys j >= lengths[b] are masked (lengths: [batch] I32, None = all valid,
 /// values clamped to [0, seq]); causal masks j > i. A fully masked row gives O = 0 and lse = −inf.
-pub fn attention_fwd(gpu: &Gpu, q: &Tensor, k: &Tensor, v: &Tensor, lengths: Option<&Tensor>, causal: bool, scale: f32) -> Result<AttentionOut> {
+#[allow(clippy::too_many_arguments)]
+pub fn attention_fwd(gpu: &Gpu, q: &Tensor, k: &Tensor, v: &Tensor, lengths: Option<&Tensor>, causal: bool, scale: f32, layout: Layout) -> Result<AttentionOut> {
     let op = "attention_fwd";
-    let dims = check_inputs(op, q, k, v, lengths)?;
+    let dims = check_inputs(op, q, k, v, lengths, layout)?;
     let [batch, heads, seq, _] = dims;
-    let out = Tensor::empty(gpu, &dims, DType::F32)?;
+    let out = Tensor::empty(gpu, q.shape(), DType::F32)?;
     let lse = Tensor::empty(gpu, &[batch, heads, seq], DType::F32)?;
     let rows = batch * heads * seq;
     if rows == 0 {
         return Ok(AttentionOut { out, lse });
     }
     let lens = lengths_or_dummy(gpu, lengths)?;
-    let p = params(dims, lengths, causal, scale);
+    let p = params(dims, lengths, causal, scale, layout);
     let wg = [("WG", wg_for(seq) as f64)];
     launch(gpu, "attention", "attention_fwd", &wg, &p, &[q, k, v, &lens], &[&out, &lse], block_grid(gpu, dims)?)?;
     Ok(AttentionOut { out, lse })
@@ -141,25 +174,26 @@ pub fn attention_bwd(
     lengths: Option<&Tensor>,
     causal: bool,
     scale: f32,
+    layout: Layout,
 ) -> Result<AttentionGrads> {
     let op = "attention_bwd";
-    let dims = check_inputs(op, q, k, v, lengths)?;
+    let dims = check_inputs(op, q, k, v, lengths, layout)?;
     let [batch, heads, seq, head_dim] = dims;
     out.expect_dtype(op, "out", DType::F32)?;
-    out.expect_shape(op, "out", &dims)?;
+    out.expect_shape(op, "out", q.shape())?;
     dout.expect_dtype(op, "dout", DType::F32)?;
-    dout.expect_shape(op, "dout", &dims)?;
+    dout.expect_shape(op, "dout", q.shape())?;
     lse.expect_dtype(op, "lse", DType::F32)?;
     lse.expect_shape(op, "lse", &[batch, heads, seq])?;
-    let dq = Tensor::empty(gpu, &dims, DType::F32)?;
-    let dk = Tensor::empty(gpu, &dims, DType::F32)?;
-    let dv = Tensor::empty(gpu, &dims, DType::F32)?;
+    let dq = Tensor::empty(gpu, q.shape(), DType::F32)?;
+    let dk = Tensor::empty(gpu, q.shape(), DType::F32)?;
+    let dv = Tensor::empty(gpu, q.shape(), DType::F32)?;
     let rows = batch * heads * seq;
     if rows == 0 || head_dim == 0 {
         return Ok(AttentionGrads { dq, dk, dv });
     }
     let lens = lengths_or_dummy(gpu, lengths)?;
-    let p = params(dims, lengths, causal, scale);
+    let p = params(dims, lengths, causal, scale, layout);
     let groups = block_grid(gpu, dims)?;
     let stats = Tensor::empty(gpu, &[batch, heads, seq, 2], DType::F32)?; // (lse, delta) per row
     let wg = [("WG", wg_for(seq) as f64)];

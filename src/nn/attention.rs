@@ -2,6 +2,7 @@
 use super::{Init, Linear, Param};
 use crate::autograd::{ops, Tape, Var};
 use crate::gpu::Gpu;
+use crate::kernels::attention::Layout;
 use crate::rng::Rng;
 use crate::{Result, Tensor};
 
@@ -34,10 +35,8 @@ impl MultiHeadSelfAttention {
     pub fn forward(&self, tape: &mut Tape, x: Var, lengths: Option<&Tensor>, attn_dropout: f32) -> Result<Var> {
         let [batch, seq, d_model] = tape.value(x).dims::<3>("attention", "x")?;
         let (h, d) = (self.heads, d_model / self.heads);
-        let split = |tape: &mut Tape, t: Var| -> Result<Var> {
-            let t = ops::reshape(tape, t, &[batch, seq, h, d])?;
-            ops::permute(tape, t, &[0, 2, 1, 3]) // [batch, heads, seq, head_dim]
-        };
+        // [batch, seq, heads, head_dim]: the attention kernel reads heads in place, no permute.
+        let split = |tape: &mut Tape, t: Var| ops::reshape(tape, t, &[batch, seq, h, d]);
         let q = self.query.forward(tape, x)?;
         let q = split(tape, q)?;
         let k = self.key.forward(tape, x)?;
@@ -47,8 +46,7 @@ impl MultiHeadSelfAttention {
         // Dropout on attention probabilities is not applied inside the fused kernel; it is rarely used when
         // pretraining small models and never at inference. The argument is kept so configs stay honest.
         let _ = attn_dropout;
-        let o = ops::attention(tape, q, k, v, lengths, false, 1.0 / (d as f32).sqrt())?;
-        let o = ops::permute(tape, o, &[0, 2, 1, 3])?;
+        let o = ops::attention(tape, q, k, v, lengths, false, 1.0 / (d as f32).sqrt(), Layout::SeqFirst)?;
         let o = ops::reshape(tape, o, &[batch, seq, d_model])?;
         self.output.forward(tape, o)
     }
