@@ -466,3 +466,85 @@ fn attention_bwd_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
         }
     }
 }
+
+// ---- the matmul path, for short sequences -----------------------------------------------------------------
+// For short sequences the launcher computes the products with the matmul kernels (S = Q·Kᵀ, O = P·V, and in
+// the backward dP = dO·Vᵀ, dQ = dS·K, dK = dSᵀ·Q, dV = Pᵀ·dO) and only the row-wise softmax steps here:
+// materialising [batch·heads, seq, seq] is cheap when seq is small, and the matmul kernels share loads across
+// lanes, which a per-row kernel cannot. One invocation per row (bh, i) of scores.
+@group(0) @binding(1) var<storage, read> probs_s: array<f32>;          // [batch·heads, seq, seq] S = Q·Kᵀ
+@group(0) @binding(2) var<storage, read> probs_lengths: array<i32>;    // [batch]
+@group(0) @binding(3) var<storage, read_write> probs_p: array<f32>;    // [batch·heads, seq, seq] P
+@group(0) @binding(4) var<storage, read_write> probs_lse: array<f32>;  // [batch·heads, seq]
+
+// Keys row i of (batch, head) bh sees: j < n (masked by length, and by i under the causal mask).
+fn probs_keys(bh: u32, i: u32) -> u32 {
+    var len = p.seq;
+    if (p.has_lengths != 0u) {
+        len = u32(clamp(probs_lengths[bh / p.heads], 0, i32(p.seq)));
+    }
+    return select(len, min(len, i + 1u), p.causal != 0u);
+}
+
+// p_ij = exp(scale·s_ij − lse_i) for j < n, 0 elsewhere;  lse_i = log Σ_{j<n} exp(scale·s_ij) (−inf if n = 0).
+@compute @workgroup_size(64)
+fn attention_probs_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = gid.x + gid.y * nwg.x * 64u;
+    if (row >= p.rows) {
+        return;
+    }
+    let n = probs_keys(row / p.seq, row % p.seq);
+    let base = row * p.seq;
+    var m = NEG_BIG;
+    for (var j = 0u; j < n; j++) {
+        m = max(m, p.scale * probs_s[base + j]);
+    }
+    var l = 0.0;
+    for (var j = 0u; j < n; j++) {
+        let e = exp(p.scale * probs_s[base + j] - m);
+        probs_p[base + j] = e;
+        l += e;
+    }
+    let inv_l = select(0.0, 1.0 / l, n > 0u);
+    for (var j = 0u; j < p.seq; j++) {
+        probs_p[base + j] = select(0.0, probs_p[base + j] * inv_l, j < n);
+    }
+    probs_lse[row] = select(p.neg_inf, m + log(l), n > 0u);
+}
+
+// Backward, in place: from S (in s_p) and dP = dO·Vᵀ (in dp_ds), with p_ij recomputed from lse,
+//   s_p   ← p_ij
+//   dp_ds ← ds_ij = scale · p_ij · (dp_ij − delta_i),  delta_i = Σ_j p_ij dp_ij   (0 for masked keys)
+@group(0) @binding(1) var<storage, read> grad_lengths: array<i32>;      // [batch]
+@group(0) @binding(2) var<storage, read> grad_lse: array<f32>;          // [batch·heads, seq]
+@group(0) @binding(3) var<storage, read_write> s_p: array<f32>;         // [batch·heads, seq, seq]
+@group(0) @binding(4) var<storage, read_write> dp_ds: array<f32>;       // [batch·heads, seq, seq]
+
+fn grad_keys(bh: u32, i: u32) -> u32 {
+    var len = p.seq;
+    if (p.has_lengths != 0u) {
+        len = u32(clamp(grad_lengths[bh / p.heads], 0, i32(p.seq)));
+    }
+    return select(len, min(len, i + 1u), p.causal != 0u);
+}
+
+@compute @workgroup_size(64)
+fn attention_probs_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = gid.x + gid.y * nwg.x * 64u;
+    if (row >= p.rows) {
+        return;
+    }
+    let n = grad_keys(row / p.seq, row % p.seq);
+    let base = row * p.seq;
+    let lse = grad_lse[row];
+    var delta = 0.0;
+    for (var j = 0u; j < p.seq; j++) {
+        // s <= lse: the clamp only absorbs rounding
+        let pij = select(0.0, exp(min(p.scale * s_p[base + j] - lse, 0.0)), j < n);
+        s_p[base + j] = pij;
+        delta += pij * dp_ds[base + j];
+    }
+    for (var j = 0u; j < p.seq; j++) {
+        dp_ds[base + j] = p.scale * s_p[base + j] * (dp_ds[base + j] - delta);
+    }
+}

@@ -2,7 +2,7 @@
 //! whose analytic gradient is itself checked by central finite differences.
 mod common;
 use common::*;
-use pretext::kernels::attention::{attention_bwd, attention_fwd, Layout};
+use pretext::kernels::attention::{attention_bwd, attention_bwd_with, attention_fwd, attention_fwd_with, AttentionPath, Layout};
 use pretext::{DType, Error, Tensor};
 
 /// One test case: [batch, heads, seq, head_dim], optional key lengths per batch, causal flag, and the memory
@@ -95,8 +95,14 @@ fn attention_grad_ref(case: &Case, q: &[f64], k: &[f64], v: &[f64], dout: &[f64]
     [dq, dk, dv]
 }
 
-/// Runs forward and backward on the device and compares every output with the f64 reference.
+/// Runs forward and backward on the device, by both paths, and compares every output with the f64 reference.
 fn check_case(case: &Case, seed: u64) {
+    for path in [AttentionPath::Fused, AttentionPath::Matmul] {
+        check_path(case, seed, path);
+    }
+}
+
+fn check_path(case: &Case, seed: u64, path: AttentionPath) {
     let g = gpu();
     let mut rng = Rng::new(seed);
     let [batch, heads, seq, dim] = case.dims;
@@ -115,8 +121,8 @@ fn check_case(case: &Case, seed: u64) {
     };
     let (qt, kt, vt, dt) = (t(&q), t(&k), t(&v), t(&dout));
     let lens = case.lengths.as_ref().map(|l| Tensor::from_slice(g, l, &[batch]).unwrap());
-    let fwd = attention_fwd(g, &qt, &kt, &vt, lens.as_ref(), case.causal, scale, case.layout).unwrap();
-    let grads = attention_bwd(g, &qt, &kt, &vt, &fwd.out, &fwd.lse, &dt, lens.as_ref(), case.causal, scale, case.layout).unwrap();
+    let fwd = attention_fwd_with(g, &qt, &kt, &vt, lens.as_ref(), case.causal, scale, case.layout, path).unwrap();
+    let grads = attention_bwd_with(g, &qt, &kt, &vt, &fwd.out, &fwd.lse, &dt, lens.as_ref(), case.causal, scale, case.layout, path).unwrap();
 
     let (q64, k64, v64, d64) = (f64s(&q), f64s(&k), f64s(&v), f64s(&dout));
     let (o_ref, lse_ref) = attention_ref(case, &q64, &k64, &v64, scale as f64);
@@ -124,24 +130,24 @@ fn check_case(case: &Case, seed: u64) {
 
     let o = back(&fwd.out);
     let err = rel_l2(&o, &o_ref);
-    eprintln!("{:?} lengths {:?} causal {}: out error {err:.1e}", case.dims, case.lengths, case.causal);
-    assert!(err <= 1e-5, "attention_fwd {case:?}: out rel L2 error {err:.2e} > 1e-5");
+    eprintln!("{path:?} {:?} lengths {:?} causal {}: out error {err:.1e}", case.dims, case.lengths, case.causal);
+    assert!(err <= 1e-5, "attention_fwd {path:?} {case:?}: out rel L2 error {err:.2e} > 1e-5");
     // lse: finite rows compared; rows with no visible key must be exactly -inf.
     let lse = fwd.lse.to_vec::<f32>(g).unwrap();
     for (r, (&got, &want)) in lse.iter().zip(&lse_ref).enumerate() {
         if want == f64::NEG_INFINITY {
-            assert!(got == f32::NEG_INFINITY, "attention_fwd {case:?}: lse[{r}] = {got}, expected -inf (no visible key)");
+            assert!(got == f32::NEG_INFINITY, "attention_fwd {path:?} {case:?}: lse[{r}] = {got}, expected -inf (no visible key)");
         } else {
             let e = (got as f64 - want).abs() / want.abs().max(1.0);
-            assert!(e <= 1e-5, "attention_fwd {case:?}: lse[{r}] = {got}, want {want}: error {e:.2e} > 1e-5");
+            assert!(e <= 1e-5, "attention_fwd {path:?} {case:?}: lse[{r}] = {got}, want {want}: error {e:.2e} > 1e-5");
         }
     }
     for (name, got, want) in [("dq", &grads.dq, &dq_ref), ("dk", &grads.dk, &dk_ref), ("dv", &grads.dv, &dv_ref)] {
         let got = back(got);
-        assert!(got.iter().all(|x| x.is_finite()), "attention_bwd {case:?}: {name} has a non-finite value");
+        assert!(got.iter().all(|x| x.is_finite()), "attention_bwd {path:?} {case:?}: {name} has a non-finite value");
         let err = if want.iter().all(|&x| x == 0.0) { max_abs(&got, want) } else { rel_l2(&got, want) };
-        eprintln!("{:?} lengths {:?} causal {}: {name} error {err:.1e}", case.dims, case.lengths, case.causal);
-        assert!(err <= 1e-5, "attention_bwd {case:?}: {name} rel L2 error {err:.2e} > 1e-5");
+        eprintln!("{path:?} {:?} lengths {:?} causal {}: {name} error {err:.1e}", case.dims, case.lengths, case.causal);
+        assert!(err <= 1e-5, "attention_bwd {path:?} {case:?}: {name} rel L2 error {err:.2e} > 1e-5");
     }
 }
 

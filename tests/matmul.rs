@@ -3,7 +3,7 @@
 mod common;
 use common::*;
 
-use pretext::kernels::matmul::{matmul, matmul_with, MatmulTiling};
+use pretext::kernels::matmul::{matmul, matmul_strided, matmul_strided_with, matmul_with, MatView, MatmulTiling};
 use pretext::{DType, Error, Tensor};
 
 /// C[bt, i, j] = sum_k op(A)[bt, i, k] * op(B)[bt, k, j] + bias[j], in f64. `a`/`b` are stored as the kernel
@@ -136,6 +136,85 @@ fn large_case() {
         let err = run(&case(257, 511, 384, ta, tb), 400 + ta as u64 + 2 * tb as u64);
         assert!(err <= 2e-5, "matmul 257x511x384 trans_a={ta} trans_b={tb}: rel L2 error {err:.2e} > 2e-5");
     }
+}
+
+/// Element (o, i, r, c) of a strided view: offset o·outer + i·inner + r·ld + c.
+fn at(x: &[f32], v: (usize, usize, usize), o: usize, i: usize, r: usize, c: usize) -> f64 {
+    x[o * v.0 + i * v.1 + r * v.2 + c] as f64
+}
+
+/// A view of [rows, cols] matrices at strides (outer, inner, ld).
+fn view(t: &Tensor, rows: usize, cols: usize, (outer, inner, ld): (usize, usize, usize)) -> MatView<'_> {
+    MatView { t, rows, cols, ld, outer, inner }
+}
+
+#[test]
+fn strided_views_with_a_two_level_batch() {
+    // Attention's products over q, k, v stored [batch, seq, heads, dim] (read in place, strides heads·dim) and
+    // scores [batch·heads, seq, seq]: S = Q·Kᵀ, O = P·V written back into [batch, seq, heads, dim], and
+    // dK = dSᵀ·Q (trans_a). dim 8 takes the vec4 paths, dim 7 the scalar ones; seq 33 crosses a tile edge.
+    let g = gpu();
+    for (bsz, heads, seq, dim) in [(2, 3, 33, 8), (3, 2, 5, 7), (1, 1, 1, 4)] {
+        let mut rng = Rng::new((bsz * 100 + seq * 10 + dim) as u64);
+        let (n_x, n_s) = (bsz * seq * heads * dim, bsz * heads * seq * seq);
+        let (q, k, p) = (rng.vec_f32(n_x), rng.vec_f32(n_x), rng.vec_f32(n_s));
+        let (tq, tk, tp) = (
+            Tensor::from_slice(g, &q, &[bsz, seq, heads, dim]).unwrap(),
+            Tensor::from_slice(g, &k, &[bsz, seq, heads, dim]).unwrap(),
+            Tensor::from_slice(g, &p, &[bsz * heads, seq, seq]).unwrap(),
+        );
+        let xs = (seq * heads * dim, dim, heads * dim); // (outer, inner, ld) of q and k
+        let ss = (heads * seq * seq, seq * seq, seq); // of scores
+        for tiling in [MatmulTiling::Subgroup8, MatmulTiling::Invocation] {
+            if tiling == MatmulTiling::Subgroup8 && g.subgroup_size() != Some(8) {
+                continue;
+            }
+            // S = Q·Kᵀ
+            let s = Tensor::from_slice(g, &vec![f32::NAN; n_s], &[bsz * heads, seq, seq]).unwrap();
+            matmul_strided_with(g, &view(&tq, seq, dim, xs), &view(&tk, seq, dim, xs), false, true, &view(&s, seq, seq, ss), [bsz, heads], tiling).unwrap();
+            // O = P·V (V = k here), into [batch, seq, heads, dim]
+            let o = Tensor::from_slice(g, &vec![f32::NAN; n_x], &[bsz, seq, heads, dim]).unwrap();
+            matmul_strided_with(g, &view(&tp, seq, seq, ss), &view(&tk, seq, dim, xs), false, false, &view(&o, seq, dim, xs), [bsz, heads], tiling).unwrap();
+            // dK = Pᵀ·Q
+            let dk = Tensor::from_slice(g, &vec![f32::NAN; n_x], &[bsz, seq, heads, dim]).unwrap();
+            matmul_strided_with(g, &view(&tp, seq, seq, ss), &view(&tq, seq, dim, xs), true, false, &view(&dk, seq, dim, xs), [bsz, heads], tiling).unwrap();
+            let (mut s_ref, mut o_ref, mut dk_ref) = (vec![0.0; n_s], vec![0.0; n_x], vec![0.0; n_x]);
+            for b in 0..bsz {
+                for h in 0..heads {
+                    for i in 0..seq {
+                        for j in 0..seq {
+                            s_ref[b * ss.0 + h * ss.1 + i * ss.2 + j] = (0..dim).map(|d| at(&q, xs, b, h, i, d) * at(&k, xs, b, h, j, d)).sum();
+                        }
+                        for d in 0..dim {
+                            o_ref[b * xs.0 + h * xs.1 + i * xs.2 + d] = (0..seq).map(|j| at(&p, ss, b, h, i, j) * at(&k, xs, b, h, j, d)).sum();
+                            dk_ref[b * xs.0 + h * xs.1 + i * xs.2 + d] = (0..seq).map(|j| at(&p, ss, b, h, j, i) * at(&q, xs, b, h, j, d)).sum();
+                        }
+                    }
+                }
+            }
+            for (name, t, want) in [("S = Q·Kᵀ", &s, &s_ref), ("O = P·V", &o, &o_ref), ("dK = Pᵀ·Q", &dk, &dk_ref)] {
+                let err = rel_l2(&t.to_vec::<f32>(g).unwrap(), want);
+                assert!(err <= 1e-5, "{name} [{bsz}, {seq}, {heads}, {dim}] {tiling:?}: rel L2 error {err:.2e} > 1e-5 (NaN: an element not written)");
+            }
+        }
+    }
+}
+
+#[test]
+fn strided_views_that_do_not_fit_are_errors() {
+    let g = gpu();
+    let t = Tensor::from_slice(g, &[0.0f32; 24], &[2, 3, 4]).unwrap();
+    let c = Tensor::from_slice(g, &[0.0f32; 18], &[2, 3, 3]).unwrap();
+    let v = MatView { t: &t, rows: 3, cols: 4, ld: 4, outer: 12, inner: 0 };
+    let cv = MatView { t: &c, rows: 3, cols: 3, ld: 3, outer: 9, inner: 0 };
+    matmul_strided(g, &v, &v, false, true, &cv, [2, 1]).unwrap();
+    let e = matmul_strided(g, &v, &v, false, true, &cv, [3, 1]).unwrap_err();
+    assert!(matches!(e, Error::Shape(ref m) if m.contains("matmul_strided: a view of 3 x 4") && m.contains("[2, 3, 4]")), "{e}");
+    let e = matmul_strided(g, &v, &v, false, false, &cv, [2, 1]).unwrap_err();
+    assert!(matches!(e, Error::Shape(ref m) if m.contains("op(b) is 3 x 4")), "{e}");
+    let shared = MatView { outer: 0, ..cv };
+    let e = matmul_strided(g, &v, &v, false, true, &shared, [2, 1]).unwrap_err();
+    assert!(matches!(e, Error::Shape(ref m) if m.contains("overwrite")), "{e}");
 }
 
 #[test]

@@ -8,7 +8,7 @@ use bytemuck::{Pod, Zeroable};
 
 use super::{Bench, Work};
 use crate::gpu::Gpu;
-use crate::kernels::attention::{attention_bwd, attention_fwd, Layout};
+use crate::kernels::attention::{attention_bwd_with, attention_fwd_with, AttentionPath, Layout};
 use crate::kernels::launch;
 use crate::tensor::{DType, Tensor};
 use crate::{Error, Result};
@@ -90,22 +90,28 @@ fn filled(gpu: &Gpu, shape: &[usize], seed: u32) -> Result<Tensor> {
 /// Times the fused attention kernels and the unfused baselines.
 pub fn run(b: &mut Bench) -> Result<()> {
     let gpu = b.gpu;
-    let names = ["attention_fwd", "attention_bwd", "attention_unfused_fwd", "attention_unfused_bwd"];
+    let names = ["attention_fwd", "attention_bwd", "attention_matmul_fwd", "attention_matmul_bwd", "attention_unfused_fwd", "attention_unfused_bwd"];
     if !names.iter().any(|n| b.wants(n)) {
         return Ok(());
     }
-    for (batch, heads, seq, head_dim) in [(64, 2, 32, 32), (8, 4, 128, 32), (2, 4, 512, 64), (4, 12, 197, 64)] {
+    for (batch, heads, seq, head_dim) in [(64, 2, 32, 32), (64, 2, 32, 64), (16, 2, 64, 64), (8, 4, 128, 32), (2, 4, 512, 64), (4, 12, 197, 64)] {
         let dims = [batch, heads, seq, head_dim];
         let shape = format!("{batch}x{heads}x{seq}x{head_dim}");
         let (q, k, v, dout) = (filled(gpu, &dims, 1)?, filled(gpu, &dims, 2)?, filled(gpu, &dims, 3)?, filled(gpu, &dims, 4)?);
         let scale = 1.0 / (head_dim as f32).sqrt();
         let fwd_flops = 4.0 * (batch * heads) as f64 * (seq * seq) as f64 * head_dim as f64;
         let bwd_flops = 2.5 * fwd_flops;
-        let saved = attention_fwd(gpu, &q, &k, &v, None, false, scale, Layout::HeadsFirst)?;
-        b.time("attention_fwd", &shape, Work::flops(fwd_flops), |g| attention_fwd(g, &q, &k, &v, None, false, scale, Layout::HeadsFirst).map(|_| ()))?;
-        b.time("attention_bwd", &shape, Work::flops(bwd_flops), |g| {
-            attention_bwd(g, &q, &k, &v, &saved.out, &saved.lse, &dout, None, false, scale, Layout::HeadsFirst).map(|_| ())
-        })?;
+        // The fused kernels at every shape; the matmul path where it may be picked (seq <= MATMUL_MAX_SEQ).
+        for (path, fwd, bwd) in [(AttentionPath::Fused, "attention_fwd", "attention_bwd"), (AttentionPath::Matmul, "attention_matmul_fwd", "attention_matmul_bwd")] {
+            if path == AttentionPath::Matmul && seq > crate::kernels::attention::MATMUL_MAX_SEQ {
+                continue;
+            }
+            let saved = attention_fwd_with(gpu, &q, &k, &v, None, false, scale, Layout::HeadsFirst, path)?;
+            b.time(fwd, &shape, Work::flops(fwd_flops), |g| attention_fwd_with(g, &q, &k, &v, None, false, scale, Layout::HeadsFirst, path).map(|_| ()))?;
+            b.time(bwd, &shape, Work::flops(bwd_flops), |g| {
+                attention_bwd_with(g, &q, &k, &v, &saved.out, &saved.lse, &dout, None, false, scale, Layout::HeadsFirst, path).map(|_| ())
+            })?;
+        }
         if b.wants("attention_unfused") {
             let (_, probs) = unfused_fwd(gpu, &q, &k, &v, scale)?;
             b.time("attention_unfused_fwd", &shape, Work::flops(fwd_flops), |g| unfused_fwd(g, &q, &k, &v, scale).map(|_| ()))?;

@@ -7,9 +7,14 @@
 //! Backward (three dispatches, each sum in a fixed order, no atomics): `bwd_stats` packs (lse_i, delta_i = dO_i·O_i)
 //! per row; `bwd_dq` recomputes P row by row for dQ; `bwd_dkdv` recomputes P column by column for dK and dV.
 //! No workgroup memory and no barrier: the design lavapipe runs well (see the header of attention.wgsl).
+//!
+//! Short sequences on adapters with the subgroup matmul take the matmul path instead (`AttentionPath`): the
+//! products run as strided batched matmuls that read the heads in place, with the [batch·heads, seq, seq]
+//! scores materialised (small at short seq) and only the row softmax in `attention_probs_*`.
 use bytemuck::{Pod, Zeroable};
 
 use super::launch;
+use super::matmul::{matmul_strided, MatView, MatmulTiling};
 use crate::gpu::Gpu;
 use crate::tensor::{DType, Tensor};
 use crate::{Error, Result};
@@ -49,6 +54,30 @@ impl Layout {
         match self {
             Layout::HeadsFirst => [heads * seq * head_dim, seq * head_dim, head_dim],
             Layout::SeqFirst => [seq * heads * head_dim, head_dim, heads * head_dim],
+        }
+    }
+}
+
+/// Which implementation computes attention; `AttentionPath::for_shape` picks one by rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttentionPath {
+    /// The flash-style kernels: memory linear in seq.
+    Fused,
+    /// Strided matmuls and a row softmax over materialised scores: short sequences.
+    Matmul,
+}
+
+/// Longest sequence the matmul path takes: its scores are [batch·heads, seq, seq].
+pub const MATMUL_MAX_SEQ: usize = 64;
+
+impl AttentionPath {
+    /// The matmul path up to `MATMUL_MAX_SEQ` where the matmul shares loads across an 8-lane subgroup (CPU adapters:
+    /// measured 4-5x faster at seq 32 there, see BENCHMARKS.md), else fused.
+    pub fn for_shape(gpu: &Gpu, seq: usize) -> AttentionPath {
+        if seq <= MATMUL_MAX_SEQ && MatmulTiling::for_adapter(gpu) == MatmulTiling::Subgroup8 {
+            AttentionPath::Matmul
+        } else {
+            AttentionPath::Fused
         }
     }
 }
@@ -133,6 +162,36 @@ fn block_grid(gpu: &Gpu, dims: [usize; 4]) -> Result<[u32; 3]> {
     gpu.grid_1d(batch * heads * seq.div_ceil(wg_for(seq) * ROWS))
 }
 
+/// The matmul path's views: per (batch, head), a [seq, head_dim] matrix of q, k, v, o (or a gradient) read
+/// in place, and a [seq, seq] matrix of scores in [batch·heads, seq, seq].
+struct Heads {
+    seq: usize,
+    head_dim: usize,
+    strides: [usize; 3],
+    batch: [usize; 2],
+}
+
+impl Heads {
+    fn new(dims: [usize; 4], layout: Layout) -> Heads {
+        let [batch, heads, seq, head_dim] = dims;
+        Heads { seq, head_dim, strides: layout.strides(dims), batch: [batch, heads] }
+    }
+
+    fn view<'a>(&self, t: &'a Tensor) -> MatView<'a> {
+        let [outer, inner, ld] = self.strides;
+        MatView { t, rows: self.seq, cols: self.head_dim, ld, outer, inner }
+    }
+
+    fn scores(&self, gpu: &Gpu) -> Result<Tensor> {
+        Tensor::empty(gpu, &[self.batch[0] * self.batch[1], self.seq, self.seq], DType::F32)
+    }
+
+    fn scores_view<'a>(&self, t: &'a Tensor) -> MatView<'a> {
+        let s = self.seq;
+        MatView { t, rows: s, cols: s, ld: s, outer: self.batch[1] * s * s, inner: s * s }
+    }
+}
+
 fn lengths_or_dummy(gpu: &Gpu, lengths: Option<&Tensor>) -> Result<Tensor> {
     match lengths {
         Some(l) => Ok(l.clone()),
@@ -144,6 +203,23 @@ fn lengths_or_dummy(gpu: &Gpu, lengths: Option<&Tensor>) -> Result<Tensor> {
 /// values clamped to [0, seq]); causal masks j > i. A fully masked row gives O = 0 and lse = −inf.
 #[allow(clippy::too_many_arguments)]
 pub fn attention_fwd(gpu: &Gpu, q: &Tensor, k: &Tensor, v: &Tensor, lengths: Option<&Tensor>, causal: bool, scale: f32, layout: Layout) -> Result<AttentionOut> {
+    let seq = layout.bhsd(q.dims::<4>("attention_fwd", "q")?)[2];
+    attention_fwd_with(gpu, q, k, v, lengths, causal, scale, layout, AttentionPath::for_shape(gpu, seq))
+}
+
+/// `attention_fwd` by the given path (tests and benchmarks run both on one adapter).
+#[allow(clippy::too_many_arguments)]
+pub fn attention_fwd_with(
+    gpu: &Gpu,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    lengths: Option<&Tensor>,
+    causal: bool,
+    scale: f32,
+    layout: Layout,
+    path: AttentionPath,
+) -> Result<AttentionOut> {
     let op = "attention_fwd";
     let dims = check_inputs(op, q, k, v, lengths, layout)?;
     let [batch, heads, seq, _] = dims;
@@ -155,6 +231,15 @@ pub fn attention_fwd(gpu: &Gpu, q: &Tensor, k: &Tensor, v: &Tensor, lengths: Opt
     }
     let lens = lengths_or_dummy(gpu, lengths)?;
     let p = params(dims, lengths, causal, scale, layout);
+    if path == AttentionPath::Matmul {
+        let h = Heads::new(dims, layout);
+        let scores = h.scores(gpu)?;
+        matmul_strided(gpu, &h.view(q), &h.view(k), false, true, &h.scores_view(&scores), h.batch)?;
+        let probs = h.scores(gpu)?;
+        launch(gpu, "attention", "attention_probs_fwd", &[], &p, &[&scores, &lens], &[&probs, &lse], gpu.grid_1d(rows.div_ceil(64))?)?;
+        matmul_strided(gpu, &h.scores_view(&probs), &h.view(v), false, false, &h.view(&out), h.batch)?;
+        return Ok(AttentionOut { out, lse });
+    }
     let wg = [("WG", wg_for(seq) as f64)];
     launch(gpu, "attention", "attention_fwd", &wg, &p, &[q, k, v, &lens], &[&out, &lse], block_grid(gpu, dims)?)?;
     Ok(AttentionOut { out, lse })
@@ -176,6 +261,26 @@ pub fn attention_bwd(
     scale: f32,
     layout: Layout,
 ) -> Result<AttentionGrads> {
+    let seq = layout.bhsd(q.dims::<4>("attention_bwd", "q")?)[2];
+    attention_bwd_with(gpu, q, k, v, out, lse, dout, lengths, causal, scale, layout, AttentionPath::for_shape(gpu, seq))
+}
+
+/// `attention_bwd` by the given path.
+#[allow(clippy::too_many_arguments)]
+pub fn attention_bwd_with(
+    gpu: &Gpu,
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    out: &Tensor,
+    lse: &Tensor,
+    dout: &Tensor,
+    lengths: Option<&Tensor>,
+    causal: bool,
+    scale: f32,
+    layout: Layout,
+    path: AttentionPath,
+) -> Result<AttentionGrads> {
     let op = "attention_bwd";
     let dims = check_inputs(op, q, k, v, lengths, layout)?;
     let [batch, heads, seq, head_dim] = dims;
@@ -194,6 +299,18 @@ pub fn attention_bwd(
     }
     let lens = lengths_or_dummy(gpu, lengths)?;
     let p = params(dims, lengths, causal, scale, layout);
+    if path == AttentionPath::Matmul {
+        // S and dP, then in place P and dS, then the three products.
+        let h = Heads::new(dims, layout);
+        let (s_p, dp_ds) = (h.scores(gpu)?, h.scores(gpu)?);
+        matmul_strided(gpu, &h.view(q), &h.view(k), false, true, &h.scores_view(&s_p), h.batch)?;
+        matmul_strided(gpu, &h.view(dout), &h.view(v), false, true, &h.scores_view(&dp_ds), h.batch)?;
+        launch(gpu, "attention", "attention_probs_bwd", &[], &p, &[&lens, lse], &[&s_p, &dp_ds], gpu.grid_1d(rows.div_ceil(64))?)?;
+        matmul_strided(gpu, &h.scores_view(&dp_ds), &h.view(k), false, false, &h.view(&dq), h.batch)?;
+        matmul_strided(gpu, &h.scores_view(&dp_ds), &h.view(q), true, false, &h.view(&dk), h.batch)?;
+        matmul_strided(gpu, &h.scores_view(&s_p), &h.view(dout), true, false, &h.view(&dv), h.batch)?;
+        return Ok(AttentionGrads { dq, dk, dv });
+    }
     let groups = block_grid(gpu, dims)?;
     let stats = Tensor::empty(gpu, &[batch, heads, seq, 2], DType::F32)?; // (lse, delta) per row
     let wg = [("WG", wg_for(seq) as f64)];

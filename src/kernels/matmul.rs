@@ -1,5 +1,7 @@
 //! Matrix products (`shaders/matmul.wgsl`): C = op(A)·op(B) (+ bias), batched, either operand transposed in place.
 //! Dimensions: `batch` (optional leading axis), `m` rows of C, `n` columns of C, `k` the contracted axis.
+//! `matmul` takes contiguous tensors; `matmul_strided` takes strided views (`MatView`) with a two-level batch
+//! and writes into a view of an existing tensor: the same kernels serve both.
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::{Binding, Dispatch, Gpu};
@@ -13,13 +15,60 @@ struct Params {
     n: u32,
     k: u32,
     batch: u32,
-    a_batch_stride: u32,
-    b_batch_stride: u32,
+    inner: u32,
+    lda: u32,
+    ldb: u32,
+    ldc: u32,
+    a_outer: u32,
+    a_inner: u32,
+    b_outer: u32,
+    b_inner: u32,
+    c_outer: u32,
+    c_inner: u32,
     has_bias: u32,
     tiles_n: u32,
     tiles_m: u32,
     _pad: [u32; 3],
 } // = Params in matmul.wgsl
+
+/// A batch of matrices inside a tensor: each stored [rows, cols] with row stride `ld` (elements); batch
+/// (o, i) of a two-level batch starts at offset o·outer + i·inner (0 shares the matrix along that level).
+#[derive(Debug, Clone, Copy)]
+pub struct MatView<'a> {
+    pub t: &'a Tensor,
+    pub rows: usize,
+    pub cols: usize,
+    pub ld: usize,
+    pub outer: usize,
+    pub inner: usize,
+}
+
+impl<'a> MatView<'a> {
+    /// A contiguous [rows, cols] matrix, one per `stride` elements (0 = shared).
+    pub fn dense(t: &'a Tensor, rows: usize, cols: usize, stride: usize) -> MatView<'a> {
+        MatView { t, rows, cols, ld: cols, outer: stride, inner: 0 }
+    }
+
+    /// Checks that every element of every batch lies inside the tensor.
+    fn check(&self, op: &str, name: &str, batch: [usize; 2]) -> Result<()> {
+        self.t.expect_dtype(op, name, DType::F32)?;
+        if self.rows == 0 || self.cols == 0 || batch[0] == 0 || batch[1] == 0 {
+            return Ok(());
+        }
+        let last = (batch[0] - 1) * self.outer + (batch[1] - 1) * self.inner + (self.rows - 1) * self.ld + self.cols - 1;
+        if (self.rows > 1 && self.cols > self.ld) || last >= self.t.numel() {
+            return Err(Error::Shape(format!(
+                "{op}: {name} view of {} x {} (row stride {}, batch strides {} and {}, batches {} x {}) does not fit in its tensor of shape {:?}",
+                self.rows, self.cols, self.ld, self.outer, self.inner, batch[0], batch[1], self.t.shape()
+            )));
+        }
+        Ok(())
+    }
+
+    fn aligned(&self) -> bool {
+        self.ld % 4 == 0 && self.outer % 4 == 0 && self.inner % 4 == 0
+    }
+}
 
 /// Which kernel of `matmul.wgsl` computes a product; `for_adapter` picks one by rule (no autotuning).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,27 +155,103 @@ pub fn matmul_with(
         return Ok(out);
     }
 
+    let a_view = MatView::dense(a, a_rows, a_cols, if a_batch.is_some() { a_rows * a_cols } else { 0 });
+    let b_view = MatView::dense(b, b_rows, b_cols, if b_batch.is_some() { b_rows * b_cols } else { 0 });
+    let c_view = MatView::dense(&out, m, n, m * n);
+    dispatch(gpu, &a_view, &b_view, trans_a, trans_b, bias, &c_view, [batch, 1], tiling)?;
+    Ok(out)
+}
+
+/// C = op(A) · op(B) written into the view `c` of an existing tensor, for every batch (o, i) of
+/// `batch` = [outer, inner]: A is stored [m, k] ([k, m] if trans_a), B [k, n] ([n, k] if trans_b), C [m, n].
+/// Elements of c's tensor outside the view are left as they are.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_strided(gpu: &Gpu, a: &MatView, b: &MatView, trans_a: bool, trans_b: bool, c: &MatView, batch: [usize; 2]) -> Result<()> {
+    matmul_strided_with(gpu, a, b, trans_a, trans_b, c, batch, MatmulTiling::for_adapter(gpu))
+}
+
+/// `matmul_strided` with the kernel chosen by the caller (tests run both on one adapter).
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_strided_with(
+    gpu: &Gpu,
+    a: &MatView,
+    b: &MatView,
+    trans_a: bool,
+    trans_b: bool,
+    c: &MatView,
+    batch: [usize; 2],
+    tiling: MatmulTiling,
+) -> Result<()> {
+    const OP: &str = "matmul_strided";
+    let (m, k) = if trans_a { (a.cols, a.rows) } else { (a.rows, a.cols) };
+    let (kb, n) = if trans_b { (b.cols, b.rows) } else { (b.rows, b.cols) };
+    if kb != k || c.rows != m || c.cols != n {
+        return Err(Error::Shape(format!(
+            "{OP}: op(a) is {m} x {k}, op(b) is {kb} x {n} and c is {} x {} (trans_a={trans_a}, trans_b={trans_b})",
+            c.rows, c.cols
+        )));
+    }
+    a.check(OP, "a", batch)?;
+    b.check(OP, "b", batch)?;
+    c.check(OP, "c", batch)?;
+    if c.outer == 0 && batch[0] > 1 || c.inner == 0 && batch[1] > 1 {
+        return Err(Error::Shape(format!("{OP}: c has a batch stride of 0 with {batch:?} batches: batches would overwrite each other")));
+    }
+    dispatch(gpu, a, b, trans_a, trans_b, None, c, batch, tiling)
+}
+
+/// Records the kernel for checked views.
+#[allow(clippy::too_many_arguments)]
+fn dispatch(
+    gpu: &Gpu,
+    a: &MatView,
+    b: &MatView,
+    trans_a: bool,
+    trans_b: bool,
+    bias: Option<&Tensor>,
+    c: &MatView,
+    batch: [usize; 2],
+    tiling: MatmulTiling,
+) -> Result<()> {
+    const OP: &str = "matmul";
+    let (m, n) = (c.rows, c.cols);
+    let k = if trans_a { a.rows } else { a.cols };
+    let batches = batch[0] * batch[1];
+    if m == 0 || n == 0 || batches == 0 {
+        return Ok(());
+    }
     let (entry, tile_m, tile_n) = tiling.entry_and_tile();
     let (tiles_m, tiles_n) = (m.div_ceil(tile_m), n.div_ceil(tile_n));
-    let groups = gpu.grid_1d(batch * tiles_m * tiles_n)?;
+    let groups = gpu.grid_1d(batches * tiles_m * tiles_n)?;
     let u = |x: usize, what: &str| {
         u32::try_from(x).map_err(|_| Error::Shape(format!("{OP}: {what} = {x} does not fit in 32 bits")))
     };
+    for (v, name) in [(a, "a"), (b, "b"), (c, "c")] {
+        u(v.t.numel(), &format!("{name}'s size"))?;
+    }
     let params = Params {
         m: u(m, "m")?,
         n: u(n, "n")?,
         k: u(k, "k")?,
-        batch: u(batch, "batch")?,
-        a_batch_stride: if a_batch.is_some() { u(m * k, "m*k")? } else { 0 },
-        b_batch_stride: if b_batch.is_some() { u(k * n, "k*n")? } else { 0 },
+        batch: u(batches, "batch")?,
+        inner: u(batch[1], "inner batch")?,
+        lda: u(a.ld, "lda")?,
+        ldb: u(b.ld, "ldb")?,
+        ldc: u(c.ld, "ldc")?,
+        a_outer: u(a.outer, "a's batch stride")?,
+        a_inner: u(a.inner, "a's batch stride")?,
+        b_outer: u(b.outer, "b's batch stride")?,
+        b_inner: u(b.inner, "b's batch stride")?,
+        c_outer: u(c.outer, "c's batch stride")?,
+        c_inner: u(c.inner, "c's batch stride")?,
         has_bias: bias.is_some() as u32,
         tiles_n: u(tiles_n, "tiles_n")?,
         tiles_m: u(tiles_m, "tiles_m")?,
         _pad: [0; 3],
     };
-    // vec4 loads need every row start of the contiguous axis on a multiple of 4 elements.
-    let vec_a = !trans_a && k % 4 == 0;
-    let vec_b = if trans_b { k % 4 == 0 } else { n % 4 == 0 };
+    // vec4 loads need every row start of the contiguous axis, and every batch offset, on a multiple of 4.
+    let vec_a = !trans_a && k % 4 == 0 && a.aligned();
+    let vec_b = (if trans_b { k % 4 == 0 } else { n % 4 == 0 }) && b.aligned();
     let flag = |x: bool| if x { 1.0 } else { 0.0 };
     let constants = [
         ("TRANS_A", flag(trans_a)),
@@ -143,17 +268,17 @@ pub fn matmul_with(
             &dummy
         }
     };
-    let reads = [vec4_binding(a), vec4_binding(b), bias.binding()];
+    let reads = [vec4_binding(a.t), vec4_binding(b.t), bias.binding()];
     gpu.dispatch(&Dispatch {
         shader: "matmul",
         entry,
         constants: &constants,
         params: bytemuck::bytes_of(&params),
         reads: &reads,
-        writes: &[out.binding()],
+        writes: &[c.t.binding()],
         groups,
     })?;
-    Ok(out)
+    Ok(())
 }
 
 /// (batch, rows, cols) of a rank-2 or rank-3 operand.
