@@ -99,7 +99,7 @@ def pretrain(a):
                 out += [[sp["cls"]] + ids[i:i + a.seq - 2] + [sp["sep"]] for i in range(0, len(ids), a.seq - 2) if len(ids[i:i + a.seq - 2]) >= 8]
         return out
     train, held = pack(False), pack(True)
-    held = held[::max(len(held) // 256, 1)]
+    held = held[::max(len(held) // 1024, 1)]
     special = torch.zeros(V, dtype=torch.bool)
     special[list(sp.values())] = True
     special[1] = True  # [UNK]

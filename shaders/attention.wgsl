@@ -467,11 +467,11 @@ fn attention_bwd_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
     }
 }
 
-// ---- the matmul path, for short sequences -----------------------------------------------------------------
-// For short sequences the launcher computes the products with the matmul kernels (S = Q·Kᵀ, O = P·V, and in
-// the backward dP = dO·Vᵀ, dQ = dS·K, dK = dSᵀ·Q, dV = Pᵀ·dO) and only the row-wise softmax steps here:
-// materialising [batch·heads, seq, seq] is cheap when seq is small, and the matmul kernels share loads across
-// lanes, which a per-row kernel cannot. One invocation per row (bh, i) of scores.
+// ---- the matmul path ------------------------------------------------------------------------------------------
+// Where the scores fit a memory budget, the launcher may compute the products with the matmul kernels (S = Q·Kᵀ,
+// O = P·V, and in the backward dP = dO·Vᵀ, dQ = dS·K, dK = dSᵀ·Q, dV = Pᵀ·dO) and only the row-wise softmax
+// steps here: it materialises [batch·heads, seq, seq], but the matmul kernels share loads across lanes, which
+// the per-row kernels above cannot. One invocation per row (bh, i) of scores.
 @group(0) @binding(1) var<storage, read> probs_s: array<f32>;          // [batch·heads, seq, seq] S = Q·Kᵀ
 @group(0) @binding(2) var<storage, read> probs_lengths: array<i32>;    // [batch]
 @group(0) @binding(3) var<storage, read_write> probs_p: array<f32>;    // [batch·heads, seq, seq] P

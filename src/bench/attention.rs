@@ -101,11 +101,8 @@ pub fn run(b: &mut Bench) -> Result<()> {
         let scale = 1.0 / (head_dim as f32).sqrt();
         let fwd_flops = 4.0 * (batch * heads) as f64 * (seq * seq) as f64 * head_dim as f64;
         let bwd_flops = 2.5 * fwd_flops;
-        // The fused kernels at every shape; the matmul path where it may be picked (seq <= MATMUL_MAX_SEQ).
+        // Both paths at every shape (`AttentionPath::for_shape` picks one).
         for (path, fwd, bwd) in [(AttentionPath::Fused, "attention_fwd", "attention_bwd"), (AttentionPath::Matmul, "attention_matmul_fwd", "attention_matmul_bwd")] {
-            if path == AttentionPath::Matmul && seq > crate::kernels::attention::MATMUL_MAX_SEQ {
-                continue;
-            }
             let saved = attention_fwd_with(gpu, &q, &k, &v, None, false, scale, Layout::HeadsFirst, path)?;
             b.time(fwd, &shape, Work::flops(fwd_flops), |g| attention_fwd_with(g, &q, &k, &v, None, false, scale, Layout::HeadsFirst, path).map(|_| ()))?;
             b.time(bwd, &shape, Work::flops(bwd_flops), |g| {

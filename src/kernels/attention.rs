@@ -8,9 +8,9 @@
 //! per row; `bwd_dq` recomputes P row by row for dQ; `bwd_dkdv` recomputes P column by column for dK and dV.
 //! No workgroup memory and no barrier: the design lavapipe runs well (see the header of attention.wgsl).
 //!
-//! Short sequences on adapters with the subgroup matmul take the matmul path instead (`AttentionPath`): the
-//! products run as strided batched matmuls that read the heads in place, with the [batch·heads, seq, seq]
-//! scores materialised (small at short seq) and only the row softmax in `attention_probs_*`.
+//! On adapters with the subgroup matmul, attention whose scores fit a budget takes the matmul path instead
+//! (`AttentionPath`): the products run as strided batched matmuls that read the heads in place, with the
+//! [batch·heads, seq, seq] scores materialised and only the row softmax in `attention_probs_*`.
 use bytemuck::{Pod, Zeroable};
 
 use super::launch;
@@ -63,18 +63,21 @@ impl Layout {
 pub enum AttentionPath {
     /// The flash-style kernels: memory linear in seq.
     Fused,
-    /// Strided matmuls and a row softmax over materialised scores: short sequences.
+    /// Strided matmuls and a row softmax over materialised scores (memory quadratic in seq).
     Matmul,
 }
 
-/// Longest sequence the matmul path takes: its scores are [batch·heads, seq, seq].
-pub const MATMUL_MAX_SEQ: usize = 64;
+/// Largest score buffer ([batch·heads, seq, seq] f32) the matmul path allocates; the backward holds two.
+pub const MATMUL_MAX_SCORE_BYTES: usize = 64 << 20;
 
 impl AttentionPath {
-    /// The matmul path up to `MATMUL_MAX_SEQ` where the matmul shares loads across an 8-lane subgroup (CPU adapters:
-    /// measured 4-5x faster at seq 32 there, see BENCHMARKS.md), else fused.
-    pub fn for_shape(gpu: &Gpu, seq: usize) -> AttentionPath {
-        if seq <= MATMUL_MAX_SEQ && MatmulTiling::for_adapter(gpu) == MatmulTiling::Subgroup8 {
+    /// The matmul path where the matmul shares loads across an 8-lane subgroup (CPU adapters, where it measured
+    /// 3-6x faster than the fused kernels from seq 32 to 512, see BENCHMARKS.md) and the scores of `dims`
+    /// (batch, heads, seq, head_dim) fit in `MATMUL_MAX_SCORE_BYTES` and one storage binding; else fused.
+    pub fn for_shape(gpu: &Gpu, [batch, heads, seq, _]: [usize; 4]) -> AttentionPath {
+        let bytes = batch * heads * seq * seq * 4;
+        let fits = bytes <= MATMUL_MAX_SCORE_BYTES && (bytes as u64) <= gpu.limits().max_storage_buffer_binding_size;
+        if fits && MatmulTiling::for_adapter(gpu) == MatmulTiling::Subgroup8 {
             AttentionPath::Matmul
         } else {
             AttentionPath::Fused
@@ -203,8 +206,8 @@ fn lengths_or_dummy(gpu: &Gpu, lengths: Option<&Tensor>) -> Result<Tensor> {
 /// values clamped to [0, seq]); causal masks j > i. A fully masked row gives O = 0 and lse = −inf.
 #[allow(clippy::too_many_arguments)]
 pub fn attention_fwd(gpu: &Gpu, q: &Tensor, k: &Tensor, v: &Tensor, lengths: Option<&Tensor>, causal: bool, scale: f32, layout: Layout) -> Result<AttentionOut> {
-    let seq = layout.bhsd(q.dims::<4>("attention_fwd", "q")?)[2];
-    attention_fwd_with(gpu, q, k, v, lengths, causal, scale, layout, AttentionPath::for_shape(gpu, seq))
+    let dims = layout.bhsd(q.dims::<4>("attention_fwd", "q")?);
+    attention_fwd_with(gpu, q, k, v, lengths, causal, scale, layout, AttentionPath::for_shape(gpu, dims))
 }
 
 /// `attention_fwd` by the given path (tests and benchmarks run both on one adapter).
@@ -261,8 +264,8 @@ pub fn attention_bwd(
     scale: f32,
     layout: Layout,
 ) -> Result<AttentionGrads> {
-    let seq = layout.bhsd(q.dims::<4>("attention_bwd", "q")?)[2];
-    attention_bwd_with(gpu, q, k, v, out, lse, dout, lengths, causal, scale, layout, AttentionPath::for_shape(gpu, seq))
+    let dims = layout.bhsd(q.dims::<4>("attention_bwd", "q")?);
+    attention_bwd_with(gpu, q, k, v, out, lse, dout, lengths, causal, scale, layout, AttentionPath::for_shape(gpu, dims))
 }
 
 /// `attention_bwd` by the given path.
