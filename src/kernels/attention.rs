@@ -72,7 +72,7 @@ pub const MATMUL_MAX_SCORE_BYTES: usize = 64 << 20;
 
 impl AttentionPath {
     /// The matmul path where the matmul shares loads across an 8-lane subgroup (CPU adapters, where it measured
-    /// 3-6x faster than the fused kernels from seq 32 to 512, see BENCHMARKS.md) and the scores of `dims`
+    /// 2-6x faster than the fused kernels from seq 32 to 512, see BENCHMARKS.md) and the scores of `dims`
     /// (batch, heads, seq, head_dim) fit in `MATMUL_MAX_SCORE_BYTES` and one storage binding; else fused.
     pub fn for_shape(gpu: &Gpu, [batch, heads, seq, _]: [usize; 4]) -> AttentionPath {
         let bytes = batch * heads * seq * seq * 4;
