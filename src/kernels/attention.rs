@@ -1,9 +1,10 @@
-//! Fused scaled-dot-product attention (`shaders/attention.wgsl`): O = softmax(Q·Kᵀ·scale + mask)·V over
-//! heads, never holding the seq×seq scores (memory linear in seq). Q, K, V, O and their gradients share one
+//! Scaled-dot-product attention (`shaders/attention.wgsl`): O = softmax(Q·Kᵀ·scale + mask)·V per head, by one of
+//! two paths (`AttentionPath`): fused kernels that never hold the seq×seq scores (memory linear in seq), or
+//! strided matmuls over materialised scores. Q, K, V, O and their gradients share one
 //! `Layout`: [batch, heads, seq, head_dim], or [batch, seq, heads, head_dim] as a linear layer's output reshaped
 //! (no permute); lse is [batch, heads, seq] either way.
 //!
-//! Forward: ROWS query rows per invocation, an online softmax over blocks of keys, O and the row log-sum-exp saved.
+//! Fused forward: ROWS query rows per invocation, an online softmax over blocks of keys, O and the row log-sum-exp saved.
 //! Backward (three dispatches, each sum in a fixed order, no atomics): `bwd_stats` packs (lse_i, delta_i = dO_i·O_i)
 //! per row; `bwd_dq` recomputes P row by row for dQ; `bwd_dkdv` recomputes P column by column for dK and dV.
 //! No workgroup memory and no barrier: the design lavapipe runs well (see the header of attention.wgsl).
