@@ -162,6 +162,8 @@ def finetune(a):
         mlm = BertForMaskedLM(cfg)
         if pretrained:
             mlm.load_state_dict(ck["state"])
+            for layer in mlm.bert.encoder.layer[len(mlm.bert.encoder.layer) - a.reinit:]:
+                layer.apply(mlm._init_weights)  # re-initialise the top layers (Zhang et al., 2021)
         bert = mlm.bert
         head = torch.nn.Linear(cfg.hidden_size, NOVELS)
         head.weight.data.normal_(0, cfg.initializer_range)
@@ -268,6 +270,7 @@ def main():
             p.add_argument("--lrs", default="1e-3")
             p.add_argument("--seeds", default="1")
             p.add_argument("--max-test", type=int, default=1500)
+            p.add_argument("--reinit", type=int, default=0, help="re-initialise the top N pretrained layers")
     a = ap.parse_args()
     {"pretrain": pretrain, "finetune": finetune, "probe": probe}[a.cmd](a)
 
