@@ -477,7 +477,8 @@ fn attention_bwd_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
 @group(0) @binding(3) var<storage, read_write> probs_p: array<f32>;    // [batch·heads, seq, seq] P
 @group(0) @binding(4) var<storage, read_write> probs_lse: array<f32>;  // [batch·heads, seq]
 
-// Keys row i of (batch, head) bh sees: j < n (masked by length, and by i under the causal mask).
+// Keys row i of (batch, head) bh sees: j < n (masked by length, and by i under the causal mask). Both
+// attention_probs_* entry points bind the lengths at slot 2.
 fn probs_keys(bh: u32, i: u32) -> u32 {
     var len = p.seq;
     if (p.has_lengths != 0u) {
@@ -515,18 +516,10 @@ fn attention_probs_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(n
 // Backward, in place: from S (in s_p) and dP = dO·Vᵀ (in dp_ds), with p_ij recomputed from lse,
 //   s_p   ← p_ij
 //   dp_ds ← ds_ij = scale · p_ij · (dp_ij − delta_i),  delta_i = Σ_j p_ij dp_ij   (0 for masked keys)
-@group(0) @binding(1) var<storage, read> grad_lengths: array<i32>;      // [batch]
-@group(0) @binding(2) var<storage, read> grad_lse: array<f32>;          // [batch·heads, seq]
+// Slot 2 holds the lengths (probs_lengths), as in the forward.
+@group(0) @binding(1) var<storage, read> grad_lse: array<f32>;          // [batch·heads, seq]
 @group(0) @binding(3) var<storage, read_write> s_p: array<f32>;         // [batch·heads, seq, seq]
 @group(0) @binding(4) var<storage, read_write> dp_ds: array<f32>;       // [batch·heads, seq, seq]
-
-fn grad_keys(bh: u32, i: u32) -> u32 {
-    var len = p.seq;
-    if (p.has_lengths != 0u) {
-        len = u32(clamp(grad_lengths[bh / p.heads], 0, i32(p.seq)));
-    }
-    return select(len, min(len, i + 1u), p.causal != 0u);
-}
 
 @compute @workgroup_size(64)
 fn attention_probs_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -534,7 +527,7 @@ fn attention_probs_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(n
     if (row >= p.rows) {
         return;
     }
-    let n = grad_keys(row / p.seq, row % p.seq);
+    let n = probs_keys(row / p.seq, row % p.seq);
     let base = row * p.seq;
     let lse = grad_lse[row];
     var delta = 0.0;

@@ -309,7 +309,7 @@ pub fn attention_bwd_with(
         let (s_p, dp_ds) = (h.scores(gpu)?, h.scores(gpu)?);
         matmul_strided(gpu, &h.view(q), &h.view(k), false, true, &h.scores_view(&s_p), h.batch)?;
         matmul_strided(gpu, &h.view(dout), &h.view(v), false, true, &h.scores_view(&dp_ds), h.batch)?;
-        launch(gpu, "attention", "attention_probs_bwd", &[], &p, &[&lens, lse], &[&s_p, &dp_ds], gpu.grid_1d(rows.div_ceil(64))?)?;
+        launch(gpu, "attention", "attention_probs_bwd", &[], &p, &[lse, &lens], &[&s_p, &dp_ds], gpu.grid_1d(rows.div_ceil(64))?)?;
         matmul_strided(gpu, &h.scores_view(&dp_ds), &h.view(k), false, false, &h.view(&dq), h.batch)?;
         matmul_strided(gpu, &h.scores_view(&dp_ds), &h.view(q), true, false, &h.view(&dk), h.batch)?;
         matmul_strided(gpu, &h.scores_view(&s_p), &h.view(dout), true, false, &h.view(&dv), h.batch)?;

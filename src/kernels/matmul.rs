@@ -66,7 +66,7 @@ impl<'a> MatView<'a> {
     }
 
     fn aligned(&self) -> bool {
-        self.ld % 4 == 0 && self.outer % 4 == 0 && self.inner % 4 == 0
+        [self.ld, self.outer, self.inner].iter().all(|x| x.is_multiple_of(4))
     }
 }
 
