@@ -2,7 +2,7 @@
 //! whose analytic gradient is itself checked by central finite differences.
 mod common;
 use common::*;
-use pretext::kernels::attention::{attention_bwd, attention_bwd_with, attention_fwd, attention_fwd_with, AttentionPath, Layout};
+use pretext::kernels::attention::{attention_bwd, attention_fwd, AttentionPath, Layout};
 use pretext::{DType, Error, Tensor};
 
 /// One test case: [batch, heads, seq, head_dim], optional key lengths per batch, causal flag, and the memory
@@ -121,8 +121,8 @@ fn check_path(case: &Case, seed: u64, path: AttentionPath) {
     };
     let (qt, kt, vt, dt) = (t(&q), t(&k), t(&v), t(&dout));
     let lens = case.lengths.as_ref().map(|l| Tensor::from_slice(g, l, &[batch]).unwrap());
-    let fwd = attention_fwd_with(g, &qt, &kt, &vt, lens.as_ref(), case.causal, scale, case.layout, path).unwrap();
-    let grads = attention_bwd_with(g, &qt, &kt, &vt, &fwd.out, &fwd.lse, &dt, lens.as_ref(), case.causal, scale, case.layout, path).unwrap();
+    let fwd = attention_fwd(g, &qt, &kt, &vt, lens.as_ref(), case.causal, scale, case.layout, Some(path)).unwrap();
+    let grads = attention_bwd(g, &qt, &kt, &vt, &fwd.out, &fwd.lse, &dt, lens.as_ref(), case.causal, scale, case.layout, Some(path)).unwrap();
 
     let (q64, k64, v64, d64) = (f64s(&q), f64s(&k), f64s(&v), f64s(&dout));
     let (o_ref, lse_ref) = attention_ref(case, &q64, &k64, &v64, scale as f64);
@@ -245,10 +245,10 @@ fn empty_shapes_give_empty_outputs() {
     let g = gpu();
     for dims in [[0, 2, 3, 4], [2, 0, 3, 4], [2, 2, 0, 4]] {
         let x = Tensor::empty(g, &dims, DType::F32).unwrap();
-        let f = attention_fwd(g, &x, &x, &x, None, false, 1.0, Layout::HeadsFirst).unwrap();
+        let f = attention_fwd(g, &x, &x, &x, None, false, 1.0, Layout::HeadsFirst, None).unwrap();
         assert_eq!(f.out.shape(), &dims);
         assert_eq!(f.lse.shape(), &dims[..3]);
-        let gr = attention_bwd(g, &x, &x, &x, &f.out, &f.lse, &x, None, false, 1.0, Layout::HeadsFirst).unwrap();
+        let gr = attention_bwd(g, &x, &x, &x, &f.out, &f.lse, &x, None, false, 1.0, Layout::HeadsFirst, None).unwrap();
         assert_eq!(gr.dq.shape(), &dims);
     }
 }
@@ -263,32 +263,32 @@ fn bad_inputs_are_errors() {
         Err(e) => panic!("expected a shape error naming {what}, got {e}"),
         Ok(_) => panic!("expected a shape error naming {what}"),
     };
-    shape_err(attention_fwd(g, &q, &t(&[2, 2, 6, 8]), &v, None, false, 1.0, Layout::HeadsFirst), "k");
-    shape_err(attention_fwd(g, &q, &k, &t(&[2, 2, 5, 7]), None, false, 1.0, Layout::HeadsFirst), "v");
-    shape_err(attention_fwd(g, &t(&[2, 5, 8]), &k, &v, None, false, 1.0, Layout::HeadsFirst), "q");
+    shape_err(attention_fwd(g, &q, &t(&[2, 2, 6, 8]), &v, None, false, 1.0, Layout::HeadsFirst, None), "k");
+    shape_err(attention_fwd(g, &q, &k, &t(&[2, 2, 5, 7]), None, false, 1.0, Layout::HeadsFirst, None), "v");
+    shape_err(attention_fwd(g, &t(&[2, 5, 8]), &k, &v, None, false, 1.0, Layout::HeadsFirst, None), "q");
     let big = t(&[1, 1, 2, 129]);
-    shape_err(attention_fwd(g, &big, &big, &big, None, false, 1.0, Layout::HeadsFirst), "head_dim");
+    shape_err(attention_fwd(g, &big, &big, &big, None, false, 1.0, Layout::HeadsFirst, None), "head_dim");
     let lens3 = Tensor::from_slice(g, &[1i32, 2, 3], &[3]).unwrap();
-    shape_err(attention_fwd(g, &q, &k, &v, Some(&lens3), false, 1.0, Layout::HeadsFirst), "lengths");
+    shape_err(attention_fwd(g, &q, &k, &v, Some(&lens3), false, 1.0, Layout::HeadsFirst, None), "lengths");
     let lens_f = Tensor::from_slice(g, &[1.0f32, 2.0], &[2]).unwrap();
-    match attention_fwd(g, &q, &k, &v, Some(&lens_f), false, 1.0, Layout::HeadsFirst) {
+    match attention_fwd(g, &q, &k, &v, Some(&lens_f), false, 1.0, Layout::HeadsFirst, None) {
         Err(Error::DType(m)) => assert!(m.contains("lengths"), "{m}"),
         _ => panic!("f32 lengths must be a dtype error"),
     }
     let qi = Tensor::from_slice(g, &vec![1i32; 2 * 2 * 5 * 8], &[2, 2, 5, 8]).unwrap();
-    assert!(matches!(attention_fwd(g, &qi, &k, &v, None, false, 1.0, Layout::HeadsFirst), Err(Error::DType(_))), "i32 q must be a dtype error");
+    assert!(matches!(attention_fwd(g, &qi, &k, &v, None, false, 1.0, Layout::HeadsFirst, None), Err(Error::DType(_))), "i32 q must be a dtype error");
 
-    let f = attention_fwd(g, &q, &k, &v, None, false, 1.0, Layout::HeadsFirst).unwrap();
+    let f = attention_fwd(g, &q, &k, &v, None, false, 1.0, Layout::HeadsFirst, None).unwrap();
     let bwd_err = |r: Result<pretext::kernels::attention::AttentionGrads, Error>, what: &str| match r {
         Err(Error::Shape(m)) => assert!(m.contains("attention_bwd") && m.contains(what), "{m}"),
         Err(e) => panic!("expected a shape error naming {what}, got {e}"),
         Ok(_) => panic!("expected a shape error naming {what}"),
     };
-    bwd_err(attention_bwd(g, &q, &k, &v, &f.out, &f.lse, &t(&[2, 2, 5, 4]), None, false, 1.0, Layout::HeadsFirst), "dout");
-    bwd_err(attention_bwd(g, &q, &k, &v, &f.out, &t(&[2, 2, 4]), &q, None, false, 1.0, Layout::HeadsFirst), "lse");
-    bwd_err(attention_bwd(g, &q, &k, &v, &t(&[2, 2, 5]), &f.lse, &q, None, false, 1.0, Layout::HeadsFirst), "out");
-    bwd_err(attention_bwd(g, &q, &t(&[2, 1, 5, 8]), &v, &f.out, &f.lse, &q, None, false, 1.0, Layout::HeadsFirst), "k");
-    bwd_err(attention_bwd(g, &q, &k, &v, &f.out, &f.lse, &q, Some(&lens3), false, 1.0, Layout::HeadsFirst), "lengths");
+    bwd_err(attention_bwd(g, &q, &k, &v, &f.out, &f.lse, &t(&[2, 2, 5, 4]), None, false, 1.0, Layout::HeadsFirst, None), "dout");
+    bwd_err(attention_bwd(g, &q, &k, &v, &f.out, &t(&[2, 2, 4]), &q, None, false, 1.0, Layout::HeadsFirst, None), "lse");
+    bwd_err(attention_bwd(g, &q, &k, &v, &t(&[2, 2, 5]), &f.lse, &q, None, false, 1.0, Layout::HeadsFirst, None), "out");
+    bwd_err(attention_bwd(g, &q, &t(&[2, 1, 5, 8]), &v, &f.out, &f.lse, &q, None, false, 1.0, Layout::HeadsFirst, None), "k");
+    bwd_err(attention_bwd(g, &q, &k, &v, &f.out, &f.lse, &q, Some(&lens3), false, 1.0, Layout::HeadsFirst, None), "lengths");
 }
 
 #[test]

@@ -204,16 +204,10 @@ fn lengths_or_dummy(gpu: &Gpu, lengths: Option<&Tensor>) -> Result<Tensor> {
 }
 
 /// O = softmax(Q·Kᵀ·scale + mask)·V; keys j >= lengths[b] are masked (lengths: [batch] I32, None = all valid,
-/// values clamped to [0, seq]); causal masks j > i. A fully masked row gives O = 0 and lse = −inf.
+/// values clamped to [0, seq]); causal masks j > i. A fully masked row gives O = 0 and lse = −inf. `path`: None
+/// lets `AttentionPath::for_shape` choose (tests and benchmarks pin one).
 #[allow(clippy::too_many_arguments)]
-pub fn attention_fwd(gpu: &Gpu, q: &Tensor, k: &Tensor, v: &Tensor, lengths: Option<&Tensor>, causal: bool, scale: f32, layout: Layout) -> Result<AttentionOut> {
-    let dims = layout.bhsd(q.dims::<4>("attention_fwd", "q")?);
-    attention_fwd_with(gpu, q, k, v, lengths, causal, scale, layout, AttentionPath::for_shape(gpu, dims))
-}
-
-/// `attention_fwd` by the given path (tests and benchmarks run both on one adapter).
-#[allow(clippy::too_many_arguments)]
-pub fn attention_fwd_with(
+pub fn attention_fwd(
     gpu: &Gpu,
     q: &Tensor,
     k: &Tensor,
@@ -222,7 +216,7 @@ pub fn attention_fwd_with(
     causal: bool,
     scale: f32,
     layout: Layout,
-    path: AttentionPath,
+    path: Option<AttentionPath>,
 ) -> Result<AttentionOut> {
     let op = "attention_fwd";
     let dims = check_inputs(op, q, k, v, lengths, layout)?;
@@ -235,7 +229,7 @@ pub fn attention_fwd_with(
     }
     let lens = lengths_or_dummy(gpu, lengths)?;
     let p = params(dims, lengths, causal, scale, layout);
-    if path == AttentionPath::Matmul {
+    if path.unwrap_or_else(|| AttentionPath::for_shape(gpu, dims)) == AttentionPath::Matmul {
         let h = Heads::new(dims, layout);
         let scores = h.scores(gpu)?;
         matmul_strided(gpu, &h.view(q), &h.view(k), false, true, &h.scores_view(&scores), h.batch)?;
@@ -249,8 +243,9 @@ pub fn attention_fwd_with(
     Ok(AttentionOut { out, lse })
 }
 
-/// dQ, dK, dV of O = attention_fwd(q, k, v, lengths, causal, scale), given O, its lse and dO; P is recomputed
-/// block by block from lse (never stored). Fully masked rows and masked keys get zero gradients.
+/// dQ, dK, dV of O = attention_fwd(q, k, v, lengths, causal, scale, layout), given O, its lse and dO; P is
+/// recomputed from lse (never stored by the forward). Fully masked rows and masked keys get zero gradients.
+/// `path` as in `attention_fwd` (either path can take the other's forward results).
 #[allow(clippy::too_many_arguments)]
 pub fn attention_bwd(
     gpu: &Gpu,
@@ -264,26 +259,7 @@ pub fn attention_bwd(
     causal: bool,
     scale: f32,
     layout: Layout,
-) -> Result<AttentionGrads> {
-    let dims = layout.bhsd(q.dims::<4>("attention_bwd", "q")?);
-    attention_bwd_with(gpu, q, k, v, out, lse, dout, lengths, causal, scale, layout, AttentionPath::for_shape(gpu, dims))
-}
-
-/// `attention_bwd` by the given path.
-#[allow(clippy::too_many_arguments)]
-pub fn attention_bwd_with(
-    gpu: &Gpu,
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    out: &Tensor,
-    lse: &Tensor,
-    dout: &Tensor,
-    lengths: Option<&Tensor>,
-    causal: bool,
-    scale: f32,
-    layout: Layout,
-    path: AttentionPath,
+    path: Option<AttentionPath>,
 ) -> Result<AttentionGrads> {
     let op = "attention_bwd";
     let dims = check_inputs(op, q, k, v, lengths, layout)?;
@@ -303,7 +279,7 @@ pub fn attention_bwd_with(
     }
     let lens = lengths_or_dummy(gpu, lengths)?;
     let p = params(dims, lengths, causal, scale, layout);
-    if path == AttentionPath::Matmul {
+    if path.unwrap_or_else(|| AttentionPath::for_shape(gpu, dims)) == AttentionPath::Matmul {
         // S and dP, then in place P and dS, then the three products.
         let h = Heads::new(dims, layout);
         let (s_p, dp_ds) = (h.scores(gpu)?, h.scores(gpu)?);

@@ -8,10 +8,10 @@ use crate::{Result, Tensor};
 pub fn attention(tape: &mut Tape, q: Var, k: Var, v: Var, lengths: Option<&Tensor>, causal: bool, scale: f32, layout: Layout) -> Result<Var> {
     let (qv, kv, vv) = (tape.value(q).clone(), tape.value(k).clone(), tape.value(v).clone());
     let lengths = lengths.cloned();
-    let f = attention_fwd(tape.gpu(), &qv, &kv, &vv, lengths.as_ref(), causal, scale, layout)?;
+    let f = attention_fwd(tape.gpu(), &qv, &kv, &vv, lengths.as_ref(), causal, scale, layout, None)?;
     let (out, lse) = (f.out.clone(), f.lse);
     tape.record("attention", f.out, &[q, k, v], Box::new(move |gpu, dout, _| {
-        let g = attention_bwd(gpu, &qv, &kv, &vv, &out, &lse, dout, lengths.as_ref(), causal, scale, layout)?;
+        let g = attention_bwd(gpu, &qv, &kv, &vv, &out, &lse, dout, lengths.as_ref(), causal, scale, layout, None)?;
         Ok(vec![Some(g.dq), Some(g.dk), Some(g.dv)])
     }))
 }
