@@ -2,7 +2,7 @@
 //!
 //! Layers, each importing only those below it:
 //! `gpu` → `tensor` → `kernels` → `autograd` → `nn` → `optim` → `models` → `data`, `checkpoint` →
-//! `pipeline`, `train` → `demo`, `bench` → `cli`. `rng` and `plot` are leaf utilities.
+//! `train` → `tasks` → `pipeline` → `demo`, `bench` → `cli`. `rng` and `plot` are leaf utilities.
 pub mod error;
 pub mod rng;
 
@@ -17,6 +17,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod pipeline;
 pub mod train;
+pub mod tasks;
 pub mod plot;
 pub mod demo;
 pub mod bench;

@@ -13,7 +13,10 @@ use crate::autograd::Tape;
 use crate::checkpoint;
 use crate::data::tokenizer::Tokenizer;
 use crate::gpu::Gpu;
-use crate::models::bert::{load_params, Bert, BertBatch, BertConfig, ClassifierHead, LoadReport, MlmHead};
+use crate::models::bert::{load_params, Bert, BertBatch, BertConfig, MlmHead};
+use crate::models::heads::Classifier;
+use crate::models::hf::LoadReport;
+use crate::nn::Init;
 use crate::rng::Rng;
 use crate::{Error, Result, Tensor};
 
@@ -56,7 +59,7 @@ pub struct BertPipeline {
     pub tokenizer: Tokenizer,
     pub bert: Bert,
     pub mlm: Option<MlmHead>,
-    pub classifier: Option<ClassifierHead>,
+    pub classifier: Option<Classifier>,
     /// Class names, index order (from config.json's id2label).
     pub labels: Vec<String>,
     pub report: LoadReport,
@@ -85,7 +88,7 @@ impl BertPipeline {
             }
             None => Vec::new(),
         };
-        let classifier = if has("classifier.") && !labels.is_empty() { Some(ClassifierHead::new(gpu, &config, labels.len(), &mut rng)?) } else { None };
+        let classifier = if has("classifier.") && !labels.is_empty() { Some(Classifier::new(gpu, "classifier", config.hidden_size, labels.len(), Init::Normal(config.initializer_range), &mut rng)?) } else { None };
         let mut params = bert.params();
         if let Some(h) = &mlm {
             params.extend(h.params());

@@ -9,7 +9,7 @@ use crate::data::mlm::MaskSpec;
 use crate::models::bert::{Bert, BertConfig, MlmHead};
 use crate::optim::{Optimizer, Schedule, ScheduleKind};
 use crate::rng::Rng;
-use crate::train::bert::MlmTask;
+use crate::tasks::MlmTask;
 use crate::train::{TrainConfig, Trainer};
 use crate::Result;
 

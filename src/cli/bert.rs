@@ -9,11 +9,13 @@ use crate::data::mlm::MaskSpec;
 use crate::data::tokenizer::Tokenizer;
 use crate::data::vocab;
 use crate::gpu::Gpu;
-use crate::models::bert::{load_params, save_model, Bert, BertConfig, ClassifierHead, MlmHead};
+use crate::models::bert::{load_params, save_model, Bert, BertConfig, MlmHead};
+use crate::models::heads::Classifier;
+use crate::nn::Init;
 use crate::optim::{Optimizer, Schedule, ScheduleKind};
 use crate::pipeline::{BertPipeline, Pooling};
 use crate::rng::Rng;
-use crate::train::bert::{most_frequent, ClassifyTask, MlmTask};
+use crate::tasks::{most_frequent, ClassifyTask, MlmTask};
 use crate::train::{TrainConfig, Trainer};
 use crate::{checkpoint, Error, Result};
 
@@ -312,9 +314,9 @@ pub fn finetune(gpu: &Gpu, a: &FinetuneArgs) -> Result<()> {
     let train_ex: Vec<(Vec<i32>, usize)> = train.iter().map(|e| Ok((encode(&e.text)?, index(&a.train, &e.label)?))).collect::<Result<_>>()?;
     let eval_ex: Vec<(Vec<i32>, usize)> = eval.iter().map(|e| Ok((encode(&e.text)?, index(&a.eval, &e.label)?))).collect::<Result<_>>()?;
     let mut rng = Rng::new(a.seed);
-    let head = ClassifierHead::new(gpu, &model.bert.config, labels.len(), &mut rng)?;
-    let dropout = model.bert.config.hidden_dropout_prob;
-    let mut task = ClassifyTask { bert: model.bert.clone(), head, train: train_ex, eval: eval_ex, classes: labels.len(), batch: a.batch, pad: model.tokenizer.pad_id(), dropout, probe_steps: 0, step: 0 };
+    let c = &model.bert.config;
+    let head = Classifier::new(gpu, "classifier", c.hidden_size, labels.len(), Init::Normal(c.initializer_range), &mut rng)?;
+    let mut task = ClassifyTask::new(model.bert.clone(), head, train_ex, eval_ex, a.batch, c.hidden_dropout_prob);
     let steps = ((a.epochs as f64) * (task.train.len() as f64 / a.batch as f64)).ceil().max(1.0) as u32;
     let mut opt = Optimizer::adamw(0.01);
     opt.max_grad_norm = Some(1.0);

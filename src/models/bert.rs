@@ -7,7 +7,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::autograd::{ops, Tape, Var};
-use crate::checkpoint::{self, TensorFile};
+use crate::checkpoint::TensorFile;
+use crate::models::hf::{self, LoadReport, NameMap};
+use crate::models::Encoder;
 use crate::gpu::Gpu;
 use crate::kernels::activation::Activation;
 use crate::nn::{init_tensor, BlockConfig, BlockNames, Embedding, Init, LayerNorm, Linear, Param, TransformerBlock};
@@ -93,8 +95,7 @@ impl BertConfig {
 
     /// Reads and checks a `config.json`.
     pub fn from_file(path: &Path) -> Result<BertConfig> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let c: BertConfig = serde_json::from_str(&text).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        let c: BertConfig = hf::read_config(path)?;
         c.validate().map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
         Ok(c)
     }
@@ -192,12 +193,6 @@ pub struct MlmHead {
     pub dense: Linear,
     pub norm: LayerNorm,
     pub bias: Param,
-}
-
-/// A linear classifier on the pooled output.
-#[derive(Debug, Clone)]
-pub struct ClassifierHead {
-    pub linear: Linear,
 }
 
 impl Bert {
@@ -325,79 +320,35 @@ impl MlmHead {
     }
 }
 
-impl ClassifierHead {
-    /// A fresh classifier of `labels` classes.
-    pub fn new(gpu: &Gpu, c: &BertConfig, labels: usize, rng: &mut Rng) -> Result<ClassifierHead> {
-        Ok(ClassifierHead { linear: Linear::new(gpu, "classifier", c.hidden_size, labels, true, Init::Normal(c.initializer_range), rng)? })
+impl Encoder for Bert {
+    type Example = Vec<i32>;
+
+    /// Pooled as the config says (`classifier_pooling`): the tanh pooler on \[CLS\], or the mean of real tokens.
+    fn encode(&self, tape: &mut Tape, batch: &[&Vec<i32>]) -> Result<Var> {
+        let seqs: Vec<Vec<i32>> = batch.iter().map(|s| (*s).clone()).collect();
+        let b = BertBatch::new(tape.gpu(), &seqs, self.config.pad_token_id as i32)?;
+        let hidden = self.forward(tape, &b)?;
+        let lengths: Vec<i32> = seqs.iter().map(|s| s.len() as i32).collect();
+        self.pool_for_classifier(tape, hidden, &lengths)
     }
 
-    /// Logits [batch, labels] from the pooled output (dropout first while training, as HF).
-    pub fn forward(&self, tape: &mut Tape, pooled: Var, dropout: f32) -> Result<Var> {
-        let x = ops::dropout(tape, pooled, dropout)?;
-        self.linear.forward(tape, x)
+    fn dim(&self) -> usize {
+        self.config.hidden_size
     }
 
-    /// The parameters.
-    pub fn params(&self) -> Vec<&Param> {
-        self.linear.params()
+    fn params(&self) -> Vec<&Param> {
+        Bert::params(self)
     }
 }
 
-/// Which heads a loaded checkpoint had, and which were created fresh.
-#[derive(Debug, Clone, Default)]
-pub struct LoadReport {
-    /// Names of parameters not found in the file (initialised fresh).
-    pub missing: Vec<String>,
-    /// Names in the file that no parameter used.
-    pub unused: Vec<String>,
-    /// Whether the file used the `bert.` prefix.
-    pub prefixed: bool,
-}
-
-/// Loads the given parameters from a HF safetensors file, accepting names with or without the `bert.` prefix
-/// (and old `gamma`/`beta` LayerNorm names). Parameters absent from the file keep their values and are reported.
+/// Loads BERT parameters from a HF safetensors file, with or without the `bert.` prefix (and old
+/// `gamma`/`beta` LayerNorm names); parameters absent from the file keep their values and are reported.
 pub fn load_params(gpu: &Gpu, file: &TensorFile, params: &[&Param]) -> Result<LoadReport> {
-    let prefixed = file.tensors.keys().any(|k| k.starts_with("bert."));
-    let mut report = LoadReport { prefixed, ..Default::default() };
-    let mut used = std::collections::BTreeSet::new();
-    for p in params {
-        let base = &p.name;
-        let mut candidates = vec![base.clone()];
-        if !base.starts_with("cls.") && base != "classifier.weight" && base != "classifier.bias" {
-            candidates.insert(0, format!("bert.{base}"));
-        }
-        let legacy: Vec<String> = candidates
-            .iter()
-            .map(|c| c.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta"))
-            .collect();
-        candidates.extend(legacy);
-        match candidates.iter().find(|c| file.tensors.contains_key(*c)) {
-            Some(name) => {
-                file.load_into(gpu, name, &p.value)?;
-                used.insert(name.clone());
-            }
-            None => report.missing.push(p.name.clone()),
-        }
-    }
-    report.unused = file.tensors.keys().filter(|k| !used.contains(*k)).cloned().collect();
-    Ok(report)
+    hf::load_params(gpu, file, params, &NameMap::BERT)
 }
 
 /// Writes `config.json` and `model.safetensors` (names with the `bert.` prefix when `prefixed`, as HF's
-/// `BertForMaskedLM` / `BertForSequenceClassification` save them), each through a temporary file.
+/// `BertForMaskedLM` / `BertForSequenceClassification` save them).
 pub fn save_model(gpu: &Gpu, dir: &Path, config: &BertConfig, params: &[&Param], prefixed: bool) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let tensors: Vec<(String, Tensor)> = params
-        .iter()
-        .map(|p| {
-            let head = p.name.starts_with("cls.") || p.name.starts_with("classifier.");
-            let name = if prefixed && !head { format!("bert.{}", p.name) } else { p.name.clone() };
-            (name, p.value.clone())
-        })
-        .collect();
-    let mut meta = std::collections::HashMap::new();
-    meta.insert("format".to_string(), "pt".to_string());
-    checkpoint::save(gpu, &dir.join("model.safetensors"), &tensors, Some(meta))?;
-    let json = serde_json::to_string_pretty(config).map_err(|e| Error::Invalid(e.to_string()))?;
-    checkpoint::write_atomic(&dir.join("config.json"), json.as_bytes())
+    hf::save_model(gpu, dir, config, &NameMap::BERT.tensors(params, prefixed))
 }

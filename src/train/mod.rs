@@ -14,7 +14,6 @@ use crate::optim::{Optimizer, Schedule};
 use crate::rng::Rng;
 use crate::{Error, Result, Tensor};
 
-pub mod bert;
 pub mod metrics;
 
 /// What a model must provide to be trained by `Trainer`.

@@ -12,16 +12,18 @@ use crate::data::mlm::MaskSpec;
 use crate::data::tokenizer::Tokenizer;
 use crate::data::vocab;
 use crate::gpu::Gpu;
-use crate::models::bert::{save_model, Bert, BertConfig, ClassifierHead, MlmHead};
+use crate::models::bert::{save_model, Bert, BertConfig, MlmHead};
+use crate::models::heads::Classifier;
+use crate::nn::Init;
 use crate::optim::{Optimizer, Schedule, ScheduleKind};
 use crate::plot::{self, Panel, Series};
 use crate::rng::Rng;
-use crate::train::bert::{most_frequent, ClassifyTask, MlmTask};
+use crate::tasks::{most_frequent, ClassifyTask, MlmTask};
 use crate::train::{LogRow, TrainConfig, Trainer};
 use crate::{Error, Result};
 
 /// The bundled corpus (public domain).
-const AUSTEN: &[u8] = include_bytes!("../assets/austen.txt.gz");
+const AUSTEN: &[u8] = include_bytes!("../../assets/austen.txt.gz");
 
 /// Sizes and budgets of a demo run.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -269,8 +271,9 @@ pub fn run(gpu: &Gpu, c: &DemoConfig, out: &Path, progress: bool) -> Result<Demo
     let finetune = |name: &str, bert: Bert| -> Result<(f64, f64, Vec<LogRow>, f64)> {
         let t = Instant::now();
         let mut hrng = Rng::new(c.seed ^ 0xF1);
-        let head = ClassifierHead::new(gpu, &config, austen::NOVELS.len(), &mut hrng)?;
-        let mut task = ClassifyTask { bert, head, train: train_ex.clone(), eval: test_ex.clone(), classes: austen::NOVELS.len(), batch: c.finetune_batch, pad: tok.pad_id(), dropout: 0.1, probe_steps: c.probe_steps, step: 0 };
+        let head = Classifier::new(gpu, "classifier", config.hidden_size, austen::NOVELS.len(), Init::Normal(config.initializer_range), &mut hrng)?;
+        let mut task = ClassifyTask::new(bert, head, train_ex.clone(), test_ex.clone(), c.finetune_batch, 0.1);
+        task.probe_steps = c.probe_steps;
         let mut opt = Optimizer::adamw(0.01);
         opt.max_grad_norm = Some(1.0);
         let mut tr = Trainer::new(gpu, train_config(&c, name, c.finetune_steps, c.finetune_lr, out, progress, 0), opt);
