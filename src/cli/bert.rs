@@ -42,7 +42,7 @@ pub struct FillMaskArgs {
     /// A HuggingFace BERT directory with a masked-LM head.
     #[arg(long)]
     pub model: PathBuf,
-    /// Predictions per [MASK].
+    /// Predictions per \[MASK\].
     #[arg(long, default_value_t = 5)]
     pub top_k: usize,
     /// One text per line (default: standard input).

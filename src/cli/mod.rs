@@ -71,7 +71,7 @@ pub enum Command {
     },
     /// Embed texts with a BERT model: one JSON object per input line.
     Embed(bert::EmbedArgs),
-    /// Predict the [MASK] tokens of each input line: one JSON object per line.
+    /// Predict the \[MASK\] tokens of each input line: one JSON object per line.
     FillMask(bert::FillMaskArgs),
     /// Pretrain, fine-tune or apply BERT models.
     #[command(subcommand)]
