@@ -41,7 +41,7 @@ pub enum Command {
     },
     /// Measure the device's peaks and every kernel (GFLOP/s, GB/s, % of peak).
     Bench {
-        /// Only kernels whose name contains this.
+        /// Only rows whose kernel name, or "kernel shape", contains this (e.g. "matmul", "matmul_naive 512").
         #[arg(long)]
         filter: Option<String>,
         /// One JSON object per line.
