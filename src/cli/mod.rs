@@ -51,21 +51,19 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         reps: usize,
     },
-    /// The main job: pretrain a tiny BERT on Jane Austen, fine-tune it to name the novel, compare with no pretraining.
+    /// The main job: every family pretrains on bundled data and transfers, against a baseline with the same budget.
     Demo {
-        /// Output directory (summary.json, metrics.jsonl, loss.png, checkpoints).
+        /// text, mae, contrastive, ae, or all.
+        #[arg(default_value = "all")]
+        family: String,
+        /// Output directory (summary.json, report.html, a directory per family).
         #[arg(long, default_value = "runs/demo")]
         out: std::path::PathBuf,
         /// tiny, small or base (default: tiny on a CPU adapter, small on a GPU).
         #[arg(long)]
         preset: Option<String>,
-        /// Override the pretraining steps.
-        #[arg(long)]
-        pretrain_steps: Option<u32>,
-        /// Override the fine-tuning steps.
-        #[arg(long)]
-        finetune_steps: Option<u32>,
-        /// Override any preset field, e.g. `--set finetune_lr=5e-4` (repeatable; see summary.json's config).
+        /// Change a setting: `KEY=VALUE` for every family that has it, `FAMILY.KEY=VALUE` for one (repeatable;
+        /// the settings are in summary.json), e.g. `--set seed=2 --set text.finetune_lr=5e-4`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
@@ -104,16 +102,10 @@ fn run(cli: &Cli) -> Result<()> {
             b.reps = (*reps).max(1);
             crate::bench::run_all(&mut b)?;
         }
-        Command::Demo { out, preset, pretrain_steps, finetune_steps, set } => {
-            let name = preset.clone().unwrap_or_else(|| crate::demo::DemoConfig::preset_for(&gpu).to_string());
-            let mut c = crate::demo::DemoConfig::preset(&name)?.with_overrides(set)?;
-            if let Some(s) = pretrain_steps {
-                c.pretrain_steps = *s;
-            }
-            if let Some(s) = finetune_steps {
-                c.finetune_steps = *s;
-            }
-            crate::demo::run(&gpu, &c, out, true)?;
+        Command::Demo { family, out, preset, set } => {
+            let preset = preset.clone().unwrap_or_else(|| crate::demo::preset_for(&gpu).to_string());
+            let demo = crate::demo::Demo { gpu: &gpu, out: out.clone(), preset, progress: true };
+            crate::demo::run(&demo, family, &crate::demo::Overrides::parse(set)?)?;
         }
         Command::Embed(a) => bert::embed(&gpu, a)?,
         Command::FillMask(a) => bert::fill_mask(&gpu, a)?,
