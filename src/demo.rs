@@ -12,7 +12,7 @@ use crate::data::mlm::MaskSpec;
 use crate::data::tokenizer::Tokenizer;
 use crate::data::vocab;
 use crate::gpu::Gpu;
-use crate::models::bert::{save_model, Bert, BertConfig, ClassifierHead, MlmHead};
+use crate::models::bert::{write_model, Bert, BertConfig, ClassifierHead, MlmHead};
 use crate::optim::{Optimizer, Schedule, ScheduleKind};
 use crate::plot::{self, Panel, Series};
 use crate::rng::Rng;
@@ -149,6 +149,15 @@ fn bert_config(c: &DemoConfig) -> BertConfig {
     }
 }
 
+/// Writes a model directory with `vocab.txt` from `vocab_dir`, in one commit (complete once config.json exists).
+fn save_with_vocab(gpu: &Gpu, dir: &Path, config: &BertConfig, params: &[&crate::nn::Param], vocab_dir: &Path) -> Result<()> {
+    crate::checkpoint::commit_model_dir(dir, |tmp| {
+        write_model(gpu, tmp, config, params, true)?;
+        let vocab = vocab_dir.join("vocab.txt");
+        std::fs::copy(&vocab, tmp.join("vocab.txt")).map(|_| ()).map_err(|e| Error::io(&vocab, e))
+    })
+}
+
 fn train_config(c: &DemoConfig, phase: &str, steps: u32, lr: f32, out: &Path, progress: bool, save_every: u32) -> TrainConfig {
     TrainConfig {
         steps,
@@ -157,6 +166,7 @@ fn train_config(c: &DemoConfig, phase: &str, steps: u32, lr: f32, out: &Path, pr
         log_every: 10,
         eval_every: 0,
         save_every,
+        keep_last: None,
         out_dir: Some(out.to_path_buf()),
         progress,
         phase: phase.into(),
@@ -245,8 +255,7 @@ pub fn run(gpu: &Gpu, c: &DemoConfig, out: &Path, progress: bool) -> Result<Demo
     let (mlm_loss, mlm_acc, uni_acc) = mlm.held_out(gpu)?;
     let mut params = mlm.bert.params();
     params.extend(mlm.head.params());
-    save_model(gpu, &pre_dir, &config, &params, true)?;
-    std::fs::copy(vocab_dir.join("vocab.txt"), pre_dir.join("vocab.txt")).map_err(|e| Error::io(&pre_dir, e))?;
+    save_with_vocab(gpu, &pre_dir, &config, &params, &vocab_dir)?;
     let pretrain_history = trainer.history.clone();
     let secs_pre = t0.elapsed().as_secs_f64();
 
@@ -279,8 +288,7 @@ pub fn run(gpu: &Gpu, c: &DemoConfig, out: &Path, progress: bool) -> Result<Demo
         let dir = out.join(name);
         let mut cfg = config.clone();
         cfg.id2label = Some(austen::NOVELS.iter().enumerate().map(|(i, n)| (i.to_string(), n.to_string())).collect());
-        save_model(gpu, &dir, &cfg, &task.all_params(), true)?;
-        std::fs::copy(vocab_dir.join("vocab.txt"), dir.join("vocab.txt")).map_err(|e| Error::io(&dir, e))?;
+        save_with_vocab(gpu, &dir, &cfg, &task.all_params(), &vocab_dir)?;
         Ok((e.accuracy, e.macro_f1, tr.history, t.elapsed().as_secs_f64()))
     };
     // Re-initialised layers get the from-scratch model's initial weights, in tensors of their own (training

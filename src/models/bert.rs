@@ -383,9 +383,16 @@ pub fn load_params(gpu: &Gpu, file: &TensorFile, params: &[&Param]) -> Result<Lo
     Ok(report)
 }
 
-/// Writes `config.json` and `model.safetensors` (names with the `bert.` prefix when `prefixed`, as HF's
-/// `BertForMaskedLM` / `BertForSequenceClassification` save them), each through a temporary file.
+/// Writes the model directory `dir` (`config.json`, `model.safetensors`) through `checkpoint::commit_model_dir`:
+/// complete once `config.json` exists. To add tokenizer files in the same commit, call `commit_model_dir` with
+/// `write_model` and the extra writes.
 pub fn save_model(gpu: &Gpu, dir: &Path, config: &BertConfig, params: &[&Param], prefixed: bool) -> Result<()> {
+    checkpoint::commit_model_dir(dir, |tmp| write_model(gpu, tmp, config, params, prefixed))
+}
+
+/// Writes `config.json` and `model.safetensors` into `dir` (names with the `bert.` prefix when `prefixed`, as
+/// HF's `BertForMaskedLM` / `BertForSequenceClassification` save them), each through a temporary file.
+pub fn write_model(gpu: &Gpu, dir: &Path, config: &BertConfig, params: &[&Param], prefixed: bool) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let tensors: Vec<(String, Tensor)> = params
         .iter()
