@@ -1,8 +1,11 @@
 //! The `pretext` command line: thin clap commands over the library.
+use std::path::{Path, PathBuf};
+
 use clap::{Args, Parser, Subcommand};
 
 use crate::gpu::{Gpu, GpuOptions};
-use crate::Result;
+use crate::train::{Resumed, Task, TrainConfig, Trainer};
+use crate::{Error, Result};
 
 pub mod bert;
 
@@ -28,6 +31,51 @@ pub struct DeviceArgs {
     /// Time every kernel with GPU timestamps and print a per-kernel table at the end.
     #[arg(long, global = true)]
     pub profile: bool,
+}
+
+/// Checkpoint options of every training command (`#[command(flatten)]` them).
+#[derive(Args, Debug, Clone, Default)]
+pub struct CheckpointArgs {
+    /// Write OUT/step-K/ every K steps (0: never). Each appears whole or not at all, even if the run is killed.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub save_every: u32,
+    /// Keep only the newest N step-K/ checkpoints (default: all); older ones are deleted once a newer one is complete.
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    pub keep_last: Option<usize>,
+    /// Resume from a run's output directory (its newest complete step-K/) or from OUT/step-K.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+}
+
+fn at_least_one(s: &str) -> std::result::Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("expected a whole number of checkpoints, at least 1, got {s:?}")),
+    }
+}
+
+impl CheckpointArgs {
+    /// Copies `--save-every` and `--keep-last` into `config`.
+    pub fn configure(&self, config: &mut TrainConfig) {
+        config.save_every = self.save_every;
+        config.keep_last = self.keep_last;
+    }
+
+    /// Resumes `trainer` and `task` when `--resume` was given, and says on stderr from which checkpoint and step.
+    pub fn resume(&self, trainer: &mut Trainer, task: &mut dyn Task) -> Result<Option<Resumed>> {
+        let Some(path) = &self.resume else { return Ok(None) };
+        let r = trainer.resume(path, task)?;
+        eprintln!("resumed from {} at step {}", r.dir.display(), r.step);
+        Ok(Some(r))
+    }
+}
+
+/// Creates a command's output directory; an existing file in its place is a clear error.
+pub fn create_out_dir(out: &Path) -> Result<()> {
+    if out.exists() && !out.is_dir() {
+        crate::bail!(Io, "{}: exists and is not a directory; --out needs a directory", out.display());
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))
 }
 
 /// The commands.

@@ -154,6 +154,7 @@ impl<'g> Demo<'g> {
             log_every: 10,
             eval_every: spec.eval_every,
             save_every: spec.save_every,
+            keep_last: None,
             out_dir: Some(self.dir(family)?),
             progress: self.progress,
             phase: phase.to_string(),

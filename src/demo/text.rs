@@ -15,7 +15,8 @@ use crate::data::corpus::pack;
 use crate::data::mlm::MaskSpec;
 use crate::data::tokenizer::Tokenizer;
 use crate::data::vocab;
-use crate::models::bert::{save_model, Bert, BertConfig, MlmHead};
+use crate::gpu::Gpu;
+use crate::models::bert::{write_model, Bert, BertConfig, MlmHead};
 use crate::models::heads::Classifier;
 use crate::nn::Init;
 use crate::plot::{self, Panel, Series};
@@ -132,6 +133,15 @@ fn bert_config(c: &TextConfig) -> BertConfig {
     }
 }
 
+/// Writes a model directory with `vocab.txt` from `vocab_dir`, in one commit (complete once config.json exists).
+fn save_with_vocab(gpu: &Gpu, dir: &Path, config: &BertConfig, params: &[&crate::nn::Param], vocab_dir: &Path) -> Result<()> {
+    crate::checkpoint::commit_model_dir(dir, |tmp| {
+        write_model(gpu, tmp, config, params, true)?;
+        let vocab = vocab_dir.join("vocab.txt");
+        std::fs::copy(&vocab, tmp.join("vocab.txt")).map(|_| ()).map_err(|e| Error::io(&vocab, e))
+    })
+}
+
 fn examples(tok: &Tokenizer, chapters: &[&Chapter], c: &TextConfig) -> Result<Vec<(Vec<i32>, usize)>> {
     let mut out = Vec::new();
     for ch in chapters {
@@ -214,8 +224,7 @@ pub fn run(demo: &Demo, c: &TextConfig) -> Result<FamilyReport> {
     let (mlm_loss, mlm_acc, uni_acc) = mlm.held_out(gpu)?;
     let mut params = mlm.bert.params();
     params.extend(mlm.head.params());
-    save_model(gpu, &pre_dir, &config, &params, true)?;
-    std::fs::copy(vocab_dir.join("vocab.txt"), pre_dir.join("vocab.txt")).map_err(|e| Error::io(&pre_dir, e))?;
+    save_with_vocab(gpu, &pre_dir, &config, &params, &vocab_dir)?;
     let secs_pre = started.elapsed().as_secs_f64();
 
     // Fine-tuning data.
@@ -244,8 +253,7 @@ pub fn run(demo: &Demo, c: &TextConfig) -> Result<FamilyReport> {
         let dir = out.join(name);
         let mut cfg = config.clone();
         cfg.id2label = Some(austen::NOVELS.iter().enumerate().map(|(i, n)| (i.to_string(), n.to_string())).collect());
-        save_model(gpu, &dir, &cfg, &task.all_params(), true)?;
-        std::fs::copy(vocab_dir.join("vocab.txt"), dir.join("vocab.txt")).map_err(|e| Error::io(&dir, e))?;
+        save_with_vocab(gpu, &dir, &cfg, &task.all_params(), &vocab_dir)?;
         Ok((e.accuracy, e.macro_f1, phase.history, phase.seconds))
     };
     // Re-initialised layers get the from-scratch model's initial weights, in tensors of their own (training

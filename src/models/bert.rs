@@ -347,8 +347,14 @@ pub fn load_params(gpu: &Gpu, file: &TensorFile, params: &[&Param]) -> Result<Lo
     hf::load_params(gpu, file, params, &NameMap::BERT)
 }
 
-/// Writes `config.json` and `model.safetensors` (names with the `bert.` prefix when `prefixed`, as HF's
-/// `BertForMaskedLM` / `BertForSequenceClassification` save them).
+/// Writes the model directory `dir` (`config.json`, `model.safetensors`) whole (`hf::save_model`): names with the
+/// `bert.` prefix when `prefixed`, as HF's `BertForMaskedLM` / `BertForSequenceClassification` save them.
 pub fn save_model(gpu: &Gpu, dir: &Path, config: &BertConfig, params: &[&Param], prefixed: bool) -> Result<()> {
     hf::save_model(gpu, dir, config, &NameMap::BERT.tensors(params, prefixed))
+}
+
+/// Writes `config.json` and `model.safetensors` into `dir` as they are (for a commit that adds tokenizer files:
+/// call `checkpoint::commit_model_dir` with this and the extra writes).
+pub fn write_model(gpu: &Gpu, dir: &Path, config: &BertConfig, params: &[&Param], prefixed: bool) -> Result<()> {
+    hf::write_model(gpu, dir, config, &NameMap::BERT.tensors(params, prefixed))
 }
