@@ -36,6 +36,8 @@ Files:
       pixel_values [3, 3, 30, 30], noise [3, 25]; loss [1]; mask [3, 25]; ids_restore [3, 25] i32;
       logits [3, 25, 108]; last_hidden_state [3, 7, 36] (the encoder's, visible patches + CLS);
       image_loss [3]: forward_loss of each image alone (what `pretext mae reconstruct --json` prints).
+      png_noise [2, 25]; png_loss [2], png_mask [2, 25], png_ids_restore [2, 25] i32, png_logits [2, 25, 108]:
+      vit_images/rgb{0,1}.png through the model's ViTImageProcessor, each alone with its row of png_noise.
   vit_mae_step.safetensors: one training step of vit_mae_odd (dropout 0): pixel_values [2, 3, 30, 30],
       noise [2, 25], loss [1], grad.<name> for every trainable parameter (original HF names, `vit.` prefix).
   vit_cls_odd/  a ViTForImageClassification: grey 30x30 images in patches of 5 (36 patches), hidden 28, 7 heads
@@ -44,7 +46,8 @@ Files:
   vit_cls_odd_expected.safetensors (eval mode)
       pixel_values [3, 1, 30, 30]; logits [3, 7]; last_hidden_state [3, 37, 28].
   vit_images/grey{0,1,2}.png (30x30 L) and rgb{0,1}.png (30x30 RGB): small pictures for the CLI tests;
-      png_logits [3, 7] in vit_cls_odd_expected: the classifier on the grey PNGs through its image processor.
+      png_pixel_values [3, 1, 30, 30], png_logits [3, 7] and png_embedding [3, 28] (the [CLS] row of the last
+      hidden state) in vit_cls_odd_expected: the grey PNGs through the classifier's image processor.
 Each .safetensors file carries one metadata key, "config" (safetensors orders keys at random).
 """
 import json
@@ -158,9 +161,19 @@ def mae_expected(config):
         out = model(pixel_values=pixels.double(), noise=noise.double())
         enc = model.vit(pixel_values=pixels.double(), noise=noise.double())
         alone = [model(pixel_values=pixels[i:i + 1].double(), noise=noise[i:i + 1].double()).loss for i in range(3)]
+        # the RGB PNGs through the model's image processor, each alone, with fixed noise (the CLI test's case)
+        proc = ViTImageProcessor.from_pretrained(MAE_DIR)
+        pngs = [Image.open(os.path.join(IMG_DIR, f"rgb{i}.png")) for i in range(2)]
+        png_pixels = proc(images=pngs, return_tensors="pt")["pixel_values"].double()
+        png_noise = torch.rand(2, 25, generator=g).float()
+        png = [model(pixel_values=png_pixels[i:i + 1], noise=png_noise[i:i + 1].double()) for i in range(2)]
     tensors = {"pixel_values": pixels, "noise": noise, "loss": f32(out.loss.reshape(1)), "mask": f32(out.mask),
                "ids_restore": out.ids_restore.to(torch.int32).contiguous(), "logits": f32(out.logits),
-               "last_hidden_state": f32(enc.last_hidden_state), "image_loss": f32(torch.stack(alone))}
+               "last_hidden_state": f32(enc.last_hidden_state), "image_loss": f32(torch.stack(alone)),
+               "png_noise": png_noise, "png_loss": f32(torch.stack([o.loss for o in png])),
+               "png_mask": f32(torch.cat([o.mask for o in png])),
+               "png_ids_restore": torch.cat([o.ids_restore for o in png]).to(torch.int32).contiguous(),
+               "png_logits": f32(torch.cat([o.logits for o in png]))}
     save_file(tensors, os.path.join(OUT, "vit_mae_odd_expected.safetensors"), metadata={"config": config_json(config)})
     return out.loss.item(), {k: list(v.shape) for k, v in tensors.items()}
 
@@ -225,8 +238,9 @@ def make_cls():
         out = model(pixel_values=pixels.double(), output_hidden_states=True)
         hidden = model.vit(pixel_values=pixels.double()).last_hidden_state
         png_logits = model(pixel_values=png_pixels.double()).logits
+        png_cls = model.vit(pixel_values=png_pixels.double()).last_hidden_state[:, 0]
     tensors = {"pixel_values": pixels, "logits": f32(out.logits), "last_hidden_state": f32(hidden),
-               "png_pixel_values": f32(png_pixels), "png_logits": f32(png_logits)}
+               "png_pixel_values": f32(png_pixels), "png_logits": f32(png_logits), "png_embedding": f32(png_cls)}
     save_file(tensors, os.path.join(OUT, "vit_cls_odd_expected.safetensors"), metadata={"config": config_json(config)})
     return {k: list(v.shape) for k, v in tensors.items()}
 
@@ -234,12 +248,12 @@ def make_cls():
 def main():
     torch.use_deterministic_algorithms(True)
     os.makedirs(OUT, exist_ok=True)
+    make_images()
     config = make_mae()
     loss, shapes = mae_expected(config)
     print(f"vit_mae_odd_expected: loss {loss:.6f}", shapes)
     loss, n = mae_step(config)
     print(f"vit_mae_step: loss {loss:.6f}, {n} gradients")
-    make_images()
     print("vit_cls_odd_expected:", make_cls())
     for name in sorted(os.listdir(OUT)):
         p = os.path.join(OUT, name)

@@ -177,6 +177,13 @@ pub fn pretrain(gpu: &Gpu, a: &PretrainArgs) -> Result<()> {
         task.mae.all_params().iter().map(|p| p.numel()).sum::<usize>(),
         a.batch
     );
+    // config.json and preprocessor_config.json first: with a `step-K/model.safetensors` copied beside them, an
+    // unfinished run's checkpoint is already a model directory.
+    let mut saved = config.clone();
+    saved.architectures = Some(vec!["ViTMAEForPreTraining".into()]);
+    let json = serde_json::to_string_pretty(&saved).map_err(|e| Error::Invalid(e.to_string()))?;
+    crate::checkpoint::write_atomic(&a.out.join("config.json"), json.as_bytes())?;
+    pre.save(&a.out)?;
     let mut trainer = Trainer::new(gpu, cfg, opt);
     if let Some(dir) = &a.resume {
         trainer.resume(dir, &mut task)?;
@@ -186,7 +193,6 @@ pub fn pretrain(gpu: &Gpu, a: &PretrainArgs) -> Result<()> {
     let last = trainer.run(&mut task)?;
     let seconds = started.elapsed().as_secs_f64();
     task.mae.save(gpu, &a.out)?;
-    pre.save(&a.out)?;
     let loss = last.iter().find(|(k, _)| k == "eval_recon_loss").map(|(_, v)| *v);
     let curve = |key: &str| -> Vec<(f64, f64)> {
         trainer.history.iter().filter_map(|r| if key == "loss" { Some((r.step as f64, r.loss)) } else { r.extra.get(key).map(|v| (r.step as f64, *v)) }).collect()
