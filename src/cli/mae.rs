@@ -3,6 +3,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
+use super::{create_out_dir, CheckpointArgs};
+use crate::checkpoint;
 use crate::data::images::{ImageSet, Preprocessor};
 use crate::gpu::Gpu;
 use crate::models::mae::{self as mae_model, Mae};
@@ -61,12 +63,8 @@ pub struct PretrainArgs {
     /// Evaluate (held-out loss and pictures) every this many steps (default: 10 times in the run).
     #[arg(long)]
     pub eval_every: Option<u32>,
-    /// Write OUT/step-K/ every K steps.
-    #[arg(long, default_value_t = 0)]
-    pub save_every: u32,
-    /// Resume from a checkpoint directory written by --save-every.
-    #[arg(long)]
-    pub resume: Option<PathBuf>,
+    #[command(flatten)]
+    pub checkpoint: CheckpointArgs,
 }
 
 /// `pretext mae reconstruct`.
@@ -149,7 +147,7 @@ pub fn pretrain(gpu: &Gpu, a: &PretrainArgs) -> Result<()> {
     };
     let lr = a.lr.unwrap_or_else(|| default_lr(&a.config, a.batch));
     let warmup = a.warmup.unwrap_or(steps / 20).min(steps);
-    std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
+    create_out_dir(&a.out)?;
     let mut rng = Rng::new(a.seed);
     let mae = Mae::new(gpu, &config, &mut rng)?;
     let n_train = train.len();
@@ -157,13 +155,14 @@ pub fn pretrain(gpu: &Gpu, a: &PretrainArgs) -> Result<()> {
     task.pictures = Some((a.out.clone(), pre.clone()));
     // MAE's optimizer: AdamW with betas (0.9, 0.95), weight decay 0.05 off biases and norms.
     let opt = Optimizer::new(Rule::AdamW { beta1: 0.9, beta2: 0.95, eps: 1e-8 }, a.weight_decay);
-    let cfg = TrainConfig {
+    let mut cfg = TrainConfig {
         steps,
         schedule: Schedule { peak_lr: lr, min_lr: 0.0, warmup, total: steps, kind: ScheduleKind::Cosine },
         seed: a.seed,
         log_every: 10,
         eval_every: a.eval_every.unwrap_or((steps / 10).max(1)),
-        save_every: a.save_every,
+        save_every: 0,
+        keep_last: None,
         out_dir: Some(a.out.clone()),
         progress: true,
         phase: "mae_pretrain".into(),
@@ -177,22 +176,16 @@ pub fn pretrain(gpu: &Gpu, a: &PretrainArgs) -> Result<()> {
         task.mae.all_params().iter().map(|p| p.numel()).sum::<usize>(),
         a.batch
     );
-    // config.json and preprocessor_config.json first: with a `step-K/model.safetensors` copied beside them, an
-    // unfinished run's checkpoint is already a model directory.
-    let mut saved = config.clone();
-    saved.architectures = Some(vec!["ViTMAEForPreTraining".into()]);
-    let json = serde_json::to_string_pretty(&saved).map_err(|e| Error::Invalid(e.to_string()))?;
-    crate::checkpoint::write_atomic(&a.out.join("config.json"), json.as_bytes())?;
-    pre.save(&a.out)?;
+    a.checkpoint.configure(&mut cfg);
     let mut trainer = Trainer::new(gpu, cfg, opt);
-    if let Some(dir) = &a.resume {
-        trainer.resume(dir, &mut task)?;
-        eprintln!("resumed from {} at step {}", dir.display(), trainer.step);
-    }
+    a.checkpoint.resume(&mut trainer, &mut task)?;
     let started = std::time::Instant::now();
     let last = trainer.run(&mut task)?;
     let seconds = started.elapsed().as_secs_f64();
-    task.mae.save(gpu, &a.out)?;
+    checkpoint::commit_model_dir(&a.out, |tmp| {
+        task.mae.write(gpu, tmp)?;
+        pre.save(tmp)
+    })?;
     let loss = last.iter().find(|(k, _)| k == "eval_recon_loss").map(|(_, v)| *v);
     let curve = |key: &str| -> Vec<(f64, f64)> {
         trainer.history.iter().filter_map(|r| if key == "loss" { Some((r.step as f64, r.loss)) } else { r.extra.get(key).map(|v| (r.step as f64, *v)) }).collect()

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use super::{create_out_dir, CheckpointArgs};
 use crate::checkpoint;
 use crate::data::augment::random_resized_crop_flip;
 use crate::data::images::{ImageSet, Preprocessor};
@@ -76,6 +77,8 @@ pub struct FinetuneArgs {
     pub crop_min: f64,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    #[command(flatten)]
+    pub checkpoint: CheckpointArgs,
 }
 
 /// `pretext vit classify` and `pretext vit embed`.
@@ -141,6 +144,7 @@ pub fn finetune(gpu: &Gpu, a: &FinetuneArgs) -> Result<()> {
     if !(a.layer_decay > 0.0 && a.layer_decay <= 1.0) || !(a.crop_min > 0.0 && a.crop_min <= 1.0) {
         crate::bail!(Invalid, "vit finetune: --layer-decay and --crop-min must lie in (0, 1]");
     }
+    create_out_dir(&a.out)?;
     let full = ImageSet::load(&a.train)?;
     full.labels("vit finetune --train")?;
     let train_set = match a.labels_per_class {
@@ -208,13 +212,14 @@ pub fn finetune(gpu: &Gpu, a: &FinetuneArgs) -> Result<()> {
             opt.lr_scale.insert(p.name.clone(), a.layer_decay.powi(depth - id));
         }
     }
-    let cfg = TrainConfig {
+    let mut cfg = TrainConfig {
         steps,
         schedule: Schedule { peak_lr: a.lr, min_lr: 0.0, warmup: steps / 10, total: steps, kind: ScheduleKind::Cosine },
         seed: a.seed,
         log_every: 10,
         eval_every: 0,
         save_every: 0,
+        keep_last: None,
         out_dir: Some(a.out.clone()),
         progress: true,
         phase: "finetune".into(),
@@ -227,14 +232,18 @@ pub fn finetune(gpu: &Gpu, a: &FinetuneArgs) -> Result<()> {
         config.classifier_pooling
     );
     let started = std::time::Instant::now();
+    a.checkpoint.configure(&mut cfg);
     let mut trainer = Trainer::new(gpu, cfg, opt);
+    a.checkpoint.resume(&mut trainer, &mut task)?;
     trainer.run(&mut task)?;
     let e = task.held_out(gpu)?;
     let seconds = started.elapsed().as_secs_f64();
     let mut params = task.encoder.all_params();
     params.extend(task.head.params());
-    vit::save_model(gpu, &a.out, &config, &params)?;
-    pre.save(&a.out)?;
+    checkpoint::commit_model_dir(&a.out, |tmp| {
+        vit::write_model(gpu, tmp, &config, &params)?;
+        pre.save(tmp)
+    })?;
     let report = serde_json::json!({
         "accuracy": e.accuracy, "macro_f1": e.macro_f1, "labels": classes, "confusion": e.confusion, "steps": steps,
         "train_images": n_train, "eval_images": task.eval.len(), "labels_per_class": a.labels_per_class,

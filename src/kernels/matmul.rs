@@ -99,9 +99,9 @@ impl MatmulTiling {
     }
 }
 
-/// C = op(A) · op(B) (+ bias[N] on every row). A is [M,K] ([K,M] if trans_a), B is [K,N] ([N,K] if trans_b);
+/// C = op(A) · op(B) (+ bias\[N\] on every row). A is \[M,K\] (\[K,M\] if trans_a), B is \[K,N\] (\[N,K\] if trans_b);
 /// either may carry a leading batch dim [batch, .., ..]; a rank-2 operand is shared by every batch (stride 0).
-/// Output [M,N] or [batch,M,N].
+/// Output \[M,N\] or \[batch,M,N\].
 pub fn matmul(gpu: &Gpu, a: &Tensor, b: &Tensor, trans_a: bool, trans_b: bool, bias: Option<&Tensor>) -> Result<Tensor> {
     matmul_with(gpu, a, b, trans_a, trans_b, bias, MatmulTiling::for_adapter(gpu))
 }

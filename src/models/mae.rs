@@ -250,11 +250,12 @@ impl Mae {
         Ok((mae, report))
     }
 
-    /// Writes a HF `ViTMAEForPreTraining` directory (config.json with architectures set, model.safetensors).
-    pub fn save(&self, gpu: &Gpu, dir: &Path) -> Result<()> {
+    /// Writes the files of a HF `ViTMAEForPreTraining` directory into `dir` (config.json with architectures set,
+    /// model.safetensors); inside `checkpoint::commit_model_dir` for a directory written whole.
+    pub fn write(&self, gpu: &Gpu, dir: &Path) -> Result<()> {
         let mut config = self.config().clone();
         config.architectures = Some(vec!["ViTMAEForPreTraining".into()]);
-        vit::save_model(gpu, dir, &config, &self.all_params())
+        vit::write_model(gpu, dir, &config, &self.all_params())
     }
 }
 

@@ -600,8 +600,14 @@ pub fn load_params(gpu: &Gpu, file: &TensorFile, params: &[&Param]) -> Result<Lo
     hf::load_params(gpu, file, params, &NameMap::VIT)
 }
 
-/// Writes `config.json` and `model.safetensors` with the encoder's names under `vit.` (heads as they are), as
-/// HF's `ViTMAEForPreTraining` and `ViTForImageClassification` save them.
+/// Writes the model directory `dir` whole: `config.json` and `model.safetensors` with the encoder's names under
+/// `vit.` (heads as they are), as HF's `ViTMAEForPreTraining` and `ViTForImageClassification` save them.
 pub fn save_model(gpu: &Gpu, dir: &Path, config: &ViTConfig, params: &[&Param]) -> Result<()> {
     hf::save_model(gpu, dir, config, &NameMap::VIT.tensors(params, true))
+}
+
+/// Writes `config.json` and `model.safetensors` into `dir` as they are (for a commit that adds
+/// `preprocessor_config.json`: call `checkpoint::commit_model_dir` with this and the extra write).
+pub fn write_model(gpu: &Gpu, dir: &Path, config: &ViTConfig, params: &[&Param]) -> Result<()> {
+    hf::write_model(gpu, dir, config, &NameMap::VIT.tensors(params, true))
 }
