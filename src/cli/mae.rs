@@ -37,7 +37,7 @@ pub struct PretrainArgs {
     pub eval: Vec<PathBuf>,
     #[arg(long)]
     pub out: PathBuf,
-    /// tiny, small, base (their image size and channels follow the data) or a config.json.
+    /// micro, tiny, small, base (their image size and channels follow the data) or a config.json.
     #[arg(long, default_value = "tiny")]
     pub config: String,
     /// Fraction of patches removed (default: the config's, 0.75).
@@ -50,7 +50,7 @@ pub struct PretrainArgs {
     pub epochs: Option<f64>,
     #[arg(long, default_value_t = 256)]
     pub batch: usize,
-    /// Peak learning rate (default: MAE's base rate 1.5e-4 x batch / 256, times 10 for the tiny and small presets).
+    /// Peak learning rate (default: MAE's base rate 1.5e-4 x batch / 256, times 10 for the micro, tiny and small presets).
     #[arg(long)]
     pub lr: Option<f32>,
     /// Warm-up steps (default: 5% of the steps), then cosine decay to 0.
@@ -96,7 +96,7 @@ pub struct ReconstructArgs {
 /// The default peak learning rate: MAE's base rate 1.5e-4 per 256 images, ten times that for the small presets
 /// (a few thousand steps, not hundreds of epochs).
 fn default_lr(config: &str, batch: usize) -> f32 {
-    let boost = if matches!(config, "tiny" | "small") { 10.0 } else { 1.0 };
+    let boost = if matches!(config, "micro" | "tiny" | "small") { 10.0 } else { 1.0 };
     1.5e-4 * batch as f32 / 256.0 * boost
 }
 

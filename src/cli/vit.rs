@@ -40,7 +40,7 @@ pub struct FinetuneArgs {
     /// Start from a fresh encoder of --config instead (the baseline without pretraining).
     #[arg(long, requires = "config")]
     pub scratch: bool,
-    /// tiny, small, base or a config.json (with --scratch).
+    /// micro, tiny, small, base or a config.json (with --scratch).
     #[arg(long)]
     pub config: Option<String>,
     /// Labelled training images: an IDX file with its labels beside it, or an ImageFolder directory.
@@ -64,8 +64,9 @@ pub struct FinetuneArgs {
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f32,
     /// Layer-wise learning-rate decay (BEiT / MAE): block i of L gets lr·F^(L−i), the embeddings lr·F^(L+1); 1 = off.
-    #[arg(long, default_value_t = 0.75)]
-    pub layer_decay: f32,
+    /// Default: 0.75 with --model (MAE's fine-tuning recipe), 1 with --scratch (nothing learned to protect).
+    #[arg(long)]
+    pub layer_decay: Option<f32>,
     #[arg(long, default_value_t = 0.05)]
     pub weight_decay: f32,
     /// Pooling for the classifier: cls (HF's ViTForImageClassification) or mean (MAE: mean patch token, fc_norm).
@@ -141,7 +142,8 @@ pub fn finetune(gpu: &Gpu, a: &FinetuneArgs) -> Result<()> {
     if a.batch == 0 || a.steps == Some(0) || a.epochs.is_some_and(|e| !(e > 0.0)) || !(a.lr > 0.0) {
         crate::bail!(Invalid, "vit finetune: --batch, --steps, --epochs and --lr must be positive");
     }
-    if !(a.layer_decay > 0.0 && a.layer_decay <= 1.0) || !(a.crop_min > 0.0 && a.crop_min <= 1.0) {
+    let layer_decay = a.layer_decay.unwrap_or(if a.scratch { 1.0 } else { 0.75 });
+    if !(layer_decay > 0.0 && layer_decay <= 1.0) || !(a.crop_min > 0.0 && a.crop_min <= 1.0) {
         crate::bail!(Invalid, "vit finetune: --layer-decay and --crop-min must lie in (0, 1]");
     }
     create_out_dir(&a.out)?;
@@ -205,11 +207,11 @@ pub fn finetune(gpu: &Gpu, a: &FinetuneArgs) -> Result<()> {
     };
     let mut opt = Optimizer::adamw(a.weight_decay);
     opt.max_grad_norm = Some(1.0);
-    if a.layer_decay < 1.0 {
+    if layer_decay < 1.0 {
         let depth = task.encoder.layers.len() as i32 + 1;
         for p in task.all_params() {
             let id = task.encoder.layer_id(&p.name) as i32;
-            opt.lr_scale.insert(p.name.clone(), a.layer_decay.powi(depth - id));
+            opt.lr_scale.insert(p.name.clone(), layer_decay.powi(depth - id));
         }
     }
     let mut cfg = TrainConfig {
@@ -248,6 +250,7 @@ pub fn finetune(gpu: &Gpu, a: &FinetuneArgs) -> Result<()> {
         "accuracy": e.accuracy, "macro_f1": e.macro_f1, "labels": classes, "confusion": e.confusion, "steps": steps,
         "train_images": n_train, "eval_images": task.eval.len(), "labels_per_class": a.labels_per_class,
         "pretrained": a.model.as_ref().map(|d| d.display().to_string()), "seed": a.seed, "seconds": seconds,
+        "lr": a.lr, "layer_decay": layer_decay, "pooling": config.classifier_pooling, "crop_min": a.crop_min, "batch": a.batch,
     });
     checkpoint::write_atomic(&a.out.join("eval.json"), report.to_string().as_bytes())?;
     println!("eval accuracy {:.2}%  macro-F1 {:.4}  ({} test images, {seconds:.0} s)", 100.0 * e.accuracy, e.macro_f1, task.eval.len());
