@@ -7,6 +7,8 @@
 //! let e = model.embed(&gpu, &["A sentence.".to_string()], pretext::pipeline::Pooling::Mean, true)?;
 //! # Ok(()) }
 //! ```
+//!
+//! Images: `vit::VitPipeline` (ViT and ViT-MAE directories: reconstruct, embed, classify).
 use std::path::{Path, PathBuf};
 
 use crate::autograd::Tape;
@@ -19,6 +21,9 @@ use crate::models::hf::LoadReport;
 use crate::nn::Init;
 use crate::rng::Rng;
 use crate::{Error, Result, Tensor};
+
+pub mod vit;
+pub use vit::VitPipeline;
 
 /// How token states become one vector per text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -48,7 +48,11 @@ pub const PALETTE: [[u8; 3]; 6] = [
 
 /// Renders panels side by side (or in a grid) into one PNG, written via a temporary file and a rename.
 pub fn write_png(path: &Path, panels: &[Panel], width: u32, height: u32) -> Result<()> {
-    let img = render(panels, width, height);
+    save_rgb(path, &render(panels, width, height))
+}
+
+/// Writes an RGB image as PNG via a temporary file and a rename.
+pub fn save_rgb(path: &Path, img: &RgbImage) -> Result<()> {
     let mut bytes = Vec::new();
     img.write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png).map_err(|e| Error::io(path, e))?;
     let mut tmp = path.as_os_str().to_owned();
@@ -60,7 +64,7 @@ pub fn write_png(path: &Path, panels: &[Panel], width: u32, height: u32) -> Resu
     })
 }
 
-/// The same, into an RGB image (for tests).
+/// Renders panels into an RGB image (for tests).
 pub fn render(panels: &[Panel], width: u32, height: u32) -> RgbImage {
     let mut img = RgbImage::from_pixel(width, height, Rgb(WHITE));
     if panels.is_empty() {
@@ -77,6 +81,61 @@ pub fn render(panels: &[Panel], width: u32, height: u32) -> RgbImage {
         draw_panel(&mut img, panel, cell);
     }
     img
+}
+
+/// One picture of an image grid: `[channels, height, width]` values in [0, 1] (1 channel grey, 3 RGB), clamped;
+/// a NaN value marks a hidden pixel (MAE's removed patches) and is drawn as a grey checker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Picture {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub values: Vec<f32>,
+}
+
+/// Pictures in rows (reconstructions, augmentation pairs, samples), each pixel a `scale`×`scale` block, 2 white
+/// pixels between cells; `titles`, when given, head the columns. Cells take the size of the largest picture.
+pub fn picture_grid(rows: &[Vec<Picture>], titles: &[&str], scale: u32) -> RgbImage {
+    let s = scale.max(1) as i64;
+    let gap = 2i64;
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0).max(titles.len()) as i64;
+    let cell_h = rows.iter().flatten().map(|p| p.height).max().unwrap_or(0) as i64 * s;
+    let title_w = titles.iter().map(|t| text_width(t, 1)).max().unwrap_or(0);
+    let cell_w = (rows.iter().flatten().map(|p| p.width).max().unwrap_or(0) as i64 * s).max(if titles.is_empty() { 0 } else { title_w + 4 });
+    let head = if titles.is_empty() { 0 } else { GLYPH_ROWS + 4 };
+    let width = (cols * (cell_w + gap) + gap).max(1);
+    let height = (head + rows.len() as i64 * (cell_h + gap) + gap).max(1);
+    let mut img = RgbImage::from_pixel(width as u32, height as u32, Rgb(WHITE));
+    for (c, t) in titles.iter().enumerate() {
+        let x = gap + c as i64 * (cell_w + gap) + (cell_w - text_width(t, 1)) / 2;
+        draw_text(&mut img, x, 2, t, 1, TEXT, false);
+    }
+    for (r, row) in rows.iter().enumerate() {
+        for (c, pic) in row.iter().enumerate() {
+            let (x0, y0) = (gap + c as i64 * (cell_w + gap), head + gap + r as i64 * (cell_h + gap));
+            let plane = pic.height * pic.width;
+            for y in 0..pic.height {
+                for x in 0..pic.width {
+                    let at = |ch: usize| pic.values.get(ch * plane + y * pic.width + x).copied().unwrap_or(f32::NAN);
+                    let rgb: [f32; 3] = if pic.channels >= 3 { [at(0), at(1), at(2)] } else { [at(0); 3] };
+                    let color = if rgb.iter().any(|v| v.is_nan()) {
+                        let v = if (x / 2 + y / 2) % 2 == 0 { 150 } else { 110 };
+                        [v, v, v]
+                    } else {
+                        rgb.map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+                    };
+                    let (px, py) = (x0 + x as i64 * s, y0 + y as i64 * s);
+                    fill_rect(&mut img, Rect { x0: px, y0: py, x1: px + s, y1: py + s }, color);
+                }
+            }
+        }
+    }
+    img
+}
+
+/// `picture_grid`, written as PNG (temporary file, then a rename).
+pub fn write_picture_grid(path: &Path, rows: &[Vec<Picture>], titles: &[&str], scale: u32) -> Result<()> {
+    save_rgb(path, &picture_grid(rows, titles, scale))
 }
 
 const WHITE: [u8; 3] = [255, 255, 255];

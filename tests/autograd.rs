@@ -204,6 +204,28 @@ fn shape_ops() {
 }
 
 #[test]
+fn patch_ops() {
+    use pretext::kernels::patch::PatchOrder;
+    let mut r = Rng::new(10);
+    for order in [PatchOrder::Pqc, PatchOrder::Cpq] {
+        gradcheck(&format!("patchify {order:?}"), vec![input(&mut r, &[2, 3, 4, 6], -1.0, 1.0)], move |t, x| ops::patchify(t, x[0], 2, order));
+        gradcheck(&format!("unpatchify {order:?}"), vec![input(&mut r, &[2, 6, 12], -1.0, 1.0)], move |t, x| {
+            ops::unpatchify(t, x[0], 3, 4, 6, 2, order)
+        });
+    }
+    // The patch embedding: patchify in the conv order, then a linear layer with the weight [hidden, C, p, p].
+    gradcheck(
+        "patch embedding",
+        vec![input(&mut r, &[2, 2, 3, 6], -1.0, 1.0), input(&mut r, &[5, 2, 3, 3], -1.0, 1.0), input(&mut r, &[5], -1.0, 1.0)],
+        |t, x| {
+            let p = ops::patchify(t, x[0], 3, PatchOrder::Cpq)?;
+            let w = ops::reshape(t, x[1], &[5, 18])?;
+            ops::linear(t, p, w, Some(x[2]))
+        },
+    );
+}
+
+#[test]
 fn dropout_is_a_fixed_mask_per_seed() {
     let mut r = Rng::new(8);
     gradcheck("dropout", vec![input(&mut r, &[4, 8], -1.0, 1.0)], |t, x| ops::dropout(t, x[0], 0.3));

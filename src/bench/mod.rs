@@ -13,6 +13,7 @@ pub mod attention;
 pub mod bert;
 pub mod norms;
 pub mod losses;
+pub mod mae;
 pub mod matmul;
 pub mod optim;
 
@@ -232,6 +233,7 @@ pub fn run_all(b: &mut Bench) -> Result<()> {
     peaks(b)?;
     // First, so its first step compiles every pipeline it needs (bert_tiny_first_step).
     bert::run(b)?;
+    mae::run(b)?;
     empty_dispatch(b)?;
     matmul::run(b)?;
     attention::run(b)?;

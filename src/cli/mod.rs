@@ -8,6 +8,8 @@ use crate::train::{Resumed, Task, TrainConfig, Trainer};
 use crate::{Error, Result};
 
 pub mod bert;
+pub mod mae;
+pub mod vit;
 
 /// Train self-supervised encoders on any GPU through WebGPU.
 #[derive(Parser, Debug)]
@@ -122,6 +124,12 @@ pub enum Command {
     /// Pretrain, fine-tune or apply BERT models.
     #[command(subcommand)]
     Bert(bert::BertCommand),
+    /// Masked-autoencoder pretraining on images (ViT-MAE) and reconstructions.
+    #[command(subcommand)]
+    Mae(mae::MaeCommand),
+    /// Fine-tune, apply or embed with Vision Transformers.
+    #[command(subcommand)]
+    Vit(vit::VitCommand),
 }
 
 /// Opens the device the arguments ask for.
@@ -160,6 +168,11 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Bert(bert::BertCommand::Pretrain(a)) => bert::pretrain(&gpu, a)?,
         Command::Bert(bert::BertCommand::Finetune(a)) => bert::finetune(&gpu, a)?,
         Command::Bert(bert::BertCommand::Classify(a)) => bert::classify(&gpu, a)?,
+        Command::Mae(mae::MaeCommand::Pretrain(a)) => mae::pretrain(&gpu, a)?,
+        Command::Mae(mae::MaeCommand::Reconstruct(a)) => mae::reconstruct(&gpu, a)?,
+        Command::Vit(vit::VitCommand::Finetune(a)) => vit::finetune(&gpu, a)?,
+        Command::Vit(vit::VitCommand::Classify(a)) => vit::classify(&gpu, a)?,
+        Command::Vit(vit::VitCommand::Embed(a)) => vit::embed(&gpu, a)?,
     }
     if cli.device.profile {
         let rows = gpu.take_profile()?;

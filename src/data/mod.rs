@@ -1,5 +1,6 @@
 //! Data: tokenizers, corpora and labelled files, MLM masking, vocabularies, the bundled Austen novels; images
 //! (IDX, ImageFolder, files; HF preprocessing) and the bundled Fashion-MNIST subset.
+pub mod augment;
 pub mod austen;
 pub mod corpus;
 pub mod images;

@@ -18,6 +18,7 @@ pub mod layout;
 pub mod matmul;
 pub mod nt_xent;
 pub mod optim;
+pub mod patch;
 pub mod recon_loss;
 pub mod reduce;
 pub mod softmax;

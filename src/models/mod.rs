@@ -3,6 +3,8 @@
 pub mod bert;
 pub mod heads;
 pub mod hf;
+pub mod mae;
+pub mod vit;
 
 use crate::autograd::{Tape, Var};
 use crate::nn::Param;

@@ -36,6 +36,8 @@ pub struct Optimizer {
     state: BTreeMap<String, Vec<Tensor>>,
     /// The squared global gradient norm of the last step, on the device (read it only when logging).
     pub last_grad_sumsq: Option<Tensor>,
+    /// Per-parameter multipliers of the learning rate, by name (layer-wise decay); absent means 1.
+    pub lr_scale: BTreeMap<String, f32>,
 }
 
 impl Optimizer {
@@ -46,7 +48,7 @@ impl Optimizer {
 
     /// An optimizer with this rule and decoupled weight decay.
     pub fn new(rule: Rule, weight_decay: f32) -> Optimizer {
-        Optimizer { rule, weight_decay, max_grad_norm: None, step: 0, state: BTreeMap::new(), last_grad_sumsq: None }
+        Optimizer { rule, weight_decay, max_grad_norm: None, step: 0, state: BTreeMap::new(), last_grad_sumsq: None, lr_scale: BTreeMap::new() }
     }
 
     /// One update of every parameter that has a gradient, at learning rate `lr`; all recorded, nothing read back.
@@ -66,6 +68,7 @@ impl Optimizer {
         for (p, g) in with_grad {
             g.expect_shape("optimizer", &p.name, p.value.shape())?;
             let wd = if p.decay { self.weight_decay } else { 0.0 };
+            let lr = lr * self.lr_scale.get(&p.name).copied().unwrap_or(1.0);
             let n_state = match self.rule {
                 Rule::AdamW { .. } => 2,
                 _ => 1,

@@ -23,7 +23,13 @@ pub struct ClassifyTask<E: Encoder> {
     pub probe_steps: u32,
     /// The step being run (set by the trainer).
     pub step: u32,
+    /// A random transformation of each training example, drawn from the step's generator (image augmentation);
+    /// None: examples as they are.
+    pub augment: Option<Augment<E::Example>>,
 }
+
+/// A random transformation of one example, drawn from the generator it is given.
+pub type Augment<X> = Box<dyn Fn(&X, &mut Rng) -> X>;
 
 /// Held-out classification results.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -37,7 +43,7 @@ pub struct ClassifyEval {
 impl<E: Encoder> ClassifyTask<E> {
     /// A task with no probing phase.
     pub fn new(encoder: E, head: Classifier, train: Vec<(E::Example, usize)>, eval: Vec<(E::Example, usize)>, batch: usize, dropout: f32) -> Self {
-        ClassifyTask { encoder, head, train, eval, batch, dropout, probe_steps: 0, step: 0 }
+        ClassifyTask { encoder, head, train, eval, batch, dropout, probe_steps: 0, step: 0, augment: None }
     }
 
     /// Logits `[batch, classes]` of `examples`.
@@ -96,7 +102,12 @@ impl<E: Encoder> Task for ClassifyTask<E> {
 
     fn loss(&mut self, tape: &mut Tape, rng: &mut Rng) -> Result<Var> {
         let picks: Vec<usize> = (0..self.batch).map(|_| rng.below(self.train.len())).collect();
-        let examples: Vec<&E::Example> = picks.iter().map(|&i| &self.train[i].0).collect();
+        let augmented: Vec<E::Example> = match &self.augment {
+            Some(f) => picks.iter().map(|&i| f(&self.train[i].0, rng)).collect(),
+            None => Vec::new(),
+        };
+        let examples: Vec<&E::Example> =
+            if self.augment.is_some() { augmented.iter().collect() } else { picks.iter().map(|&i| &self.train[i].0).collect() };
         let labels: Vec<i32> = picks.iter().map(|&i| self.train[i].1 as i32).collect();
         let logits = self.logits(tape, &examples)?;
         let y = Tensor::from_slice(tape.gpu(), &labels, &[labels.len()])?;

@@ -1,7 +1,9 @@
 //! Training tasks, one per pretext or downstream objective: each a `train::Task` that draws its batch, records
 //! the forward pass and returns the loss; the shared `train::Trainer` does the rest.
 pub mod classify;
+pub mod mae;
 pub mod mlm;
 
 pub use classify::{ClassifyEval, ClassifyTask};
+pub use mae::MaeTask;
 pub use mlm::{most_frequent, MlmTask};

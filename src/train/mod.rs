@@ -225,10 +225,11 @@ impl<'g> Trainer<'g> {
         let start = self.step;
         while self.step < c.steps {
             let next = self.step + 1;
-            let log = next % c.log_every.max(1) == 0 || next == c.steps || next == 1;
+            let eval_now = c.eval_every > 0 && (next % c.eval_every == 0 || next == c.steps);
+            // An evaluation step is always logged, or its held-out metrics would have no row to go in.
+            let log = next % c.log_every.max(1) == 0 || next == c.steps || next == 1 || eval_now;
             let loss = self.step(task, log)?;
             let mut extra = BTreeMap::new();
-            let eval_now = c.eval_every > 0 && (next % c.eval_every == 0 || next == c.steps);
             if eval_now {
                 last_eval = task.evaluate(self.gpu)?;
                 for (k, v) in &last_eval {

@@ -4,6 +4,7 @@ pub mod attention;
 pub mod loss;
 pub mod matmul;
 pub mod norm;
+pub mod patch;
 pub mod shape;
 
 pub use arith::*;
@@ -11,4 +12,5 @@ pub use attention::*;
 pub use loss::*;
 pub use matmul::*;
 pub use norm::*;
+pub use patch::*;
 pub use shape::*;
