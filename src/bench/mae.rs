@@ -56,6 +56,7 @@ fn trainer(gpu: &Gpu) -> Result<(Trainer<'_>, MaeTask)> {
         log_every: 1000,
         eval_every: 0,
         save_every: 0,
+        keep_last: None,
         out_dir: None,
         progress: false,
         phase: "bench".into(),

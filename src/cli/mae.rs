@@ -164,6 +164,7 @@ pub fn pretrain(gpu: &Gpu, a: &PretrainArgs) -> Result<()> {
         log_every: 10,
         eval_every: a.eval_every.unwrap_or((steps / 10).max(1)),
         save_every: a.save_every,
+        keep_last: None,
         out_dir: Some(a.out.clone()),
         progress: true,
         phase: "mae_pretrain".into(),

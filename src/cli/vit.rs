@@ -215,6 +215,7 @@ pub fn finetune(gpu: &Gpu, a: &FinetuneArgs) -> Result<()> {
         log_every: 10,
         eval_every: 0,
         save_every: 0,
+        keep_last: None,
         out_dir: Some(a.out.clone()),
         progress: true,
         phase: "finetune".into(),
