@@ -7,6 +7,7 @@ use crate::tensor::Tensor;
 use crate::Result;
 
 pub mod activation;
+pub mod augment;
 pub mod attention;
 pub mod cross_entropy;
 pub mod dropout;
