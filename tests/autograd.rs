@@ -320,3 +320,20 @@ fn two_layer_transformer_full_gradient() {
         });
     }
 }
+
+#[test]
+fn batch_norm_with_and_without_affine() {
+    let mut r = Rng::new(41);
+    gradcheck(
+        "batch_norm affine",
+        vec![input(&mut r, &[6, 5], -2.0, 2.0), input(&mut r, &[5], 0.5, 1.5), input(&mut r, &[5], -0.5, 0.5)],
+        |t, x| {
+            let h = ops::scale(t, x[0], 1.3)?;
+            ops::batch_norm(t, h, Some((x[1], x[2])), None, 0.1, 1e-5)
+        },
+    );
+    gradcheck("batch_norm plain", vec![input(&mut r, &[4, 3], -2.0, 2.0)], |t, x| {
+        let y = ops::batch_norm(t, x[0], None, None, 0.1, 1e-5)?;
+        ops::mul(t, y, x[0])
+    });
+}

@@ -8,6 +8,7 @@ use crate::Result;
 
 pub mod activation;
 pub mod augment;
+pub mod batchnorm;
 pub mod attention;
 pub mod cross_entropy;
 pub mod dropout;
