@@ -191,6 +191,23 @@ fn fused_attention() {
 }
 
 #[test]
+fn attention_with_dropout_on_the_probabilities() {
+    // The same mask in every evaluation (the tape's seed and offsets are fixed); a dropout before it moves the
+    // attention's stream offset off zero.
+    let mut r = Rng::new(16);
+    let shape = [2, 5, 2, 4];
+    let l = Tensor::from_slice(gpu(), &[5i32, 4], &[2]).unwrap();
+    gradcheck(
+        "attention dropout 0.3",
+        vec![input(&mut r, &shape, -1.0, 1.0), input(&mut r, &shape, -1.0, 1.0), input(&mut r, &shape, -1.0, 1.0)],
+        move |t, x| {
+            let q = ops::dropout(t, x[0], 0.1)?;
+            ops::attention_dropout(t, q, x[1], x[2], Some(&l), false, 0.5, Layout::SeqFirst, 0.3)
+        },
+    );
+}
+
+#[test]
 fn shape_ops() {
     let mut r = Rng::new(7);
     gradcheck("reshape", vec![input(&mut r, &[2, 6], -1.0, 1.0)], |t, x| ops::reshape(t, x[0], &[3, 4]));
@@ -303,7 +320,7 @@ fn two_layer_transformer_full_gradient() {
     let mut prng = pretext::rng::Rng::new(11);
     let mut r = Rng::new(12);
     for pre_ln in [false, true] {
-        let cfg = BlockConfig { d_model: 8, heads: 2, d_ff: 12, eps: 1e-5, pre_ln, dropout: 0.0, act: Activation::GeluErf, init: Init::Normal(0.3) };
+        let cfg = BlockConfig { d_model: 8, heads: 2, d_ff: 12, eps: 1e-5, pre_ln, dropout: 0.0, attn_dropout: 0.0, act: Activation::GeluErf, init: Init::Normal(0.3) };
         let blocks: Vec<TransformerBlock> =
             (0..2).map(|i| TransformerBlock::new(g, &BlockNames::bert(&format!("layer.{i}")), &cfg, &mut prng).unwrap()).collect();
         let x = Param::new("x", Tensor::from_slice(g, &r.vec_f32(2 * 4 * 8), &[2, 4, 8]).unwrap(), false);
