@@ -1,6 +1,7 @@
 //! Training tasks, one per pretext or downstream objective: each a `train::Task` that draws its batch, records
 //! the forward pass and returns the loss; the shared `train::Trainer` does the rest.
 pub mod classify;
+pub mod contrastive;
 pub mod mae;
 pub mod mlm;
 

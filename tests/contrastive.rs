@@ -1,0 +1,176 @@
+//! Contrastive methods: one training step of SimCLR, MoCo v3 and BYOL against their PyTorch twins
+//! (scripts/contrastive_fixtures.py: loss, every gradient, the parameters after the optimizer step, the target
+//! network after the EMA update, BatchNorm statistics), the momentum schedule, and bad input.
+mod common;
+use common::gpu;
+use pretext::autograd::Tape;
+use pretext::checkpoint::{self, TensorFile};
+use pretext::models::vit::{ViTConfig, Vit};
+use pretext::nn::Param;
+use pretext::optim::{Optimizer, Rule};
+use pretext::rng::Rng;
+use pretext::tasks::contrastive::{cosine_momentum, ContrastiveSpec, ContrastiveTask, Method, TARGET_ENCODER};
+use pretext::train::Task;
+use pretext::Tensor;
+use std::path::Path;
+
+fn rel(got: &[f32], want: &[f32]) -> f64 {
+    assert_eq!(got.len(), want.len());
+    let num: f64 = got.iter().zip(want).map(|(a, b)| if a.is_finite() { (*a as f64 - *b as f64).powi(2) } else { f64::INFINITY }).sum();
+    let den: f64 = want.iter().map(|b| (*b as f64).powi(2)).sum();
+    (num / den.max(1e-30)).sqrt()
+}
+
+fn load(f: &TensorFile, name: &str, dst: &Tensor) {
+    f.load_into(gpu(), name, dst).unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn check(label: &str, got: &Tensor, want: &[f32], tol: f64) -> f64 {
+    let g = got.to_vec::<f32>(gpu()).unwrap();
+    let err = rel(&g, want);
+    assert!(err <= tol, "{label}: rel L2 error {err:.2e} > {tol:.0e}");
+    err
+}
+
+/// One step of `method` against its twin's fixture.
+fn step_parity(method: &str) {
+    let g = gpu();
+    let f = checkpoint::load(Path::new(&format!("assets/fixtures/contrastive_{method}_step.safetensors"))).unwrap();
+    let config: ViTConfig = serde_json::from_str(&f.metadata["config"]).unwrap();
+    let spec_json: serde_json::Value = serde_json::from_str(&f.metadata["spec"]).unwrap();
+    let num = |k: &str| spec_json[k].as_f64().unwrap_or_else(|| panic!("spec {k}")) as f32;
+    let m: Method = method.parse().unwrap();
+    let mut spec = ContrastiveSpec::new(m, 20, 12);
+    spec.pred_hidden = 18;
+    spec.temperature = num("temperature");
+    if m != Method::SimClr {
+        spec.momentum = num("ema");
+    }
+    let encoder = Vit::new(g, &config, &mut Rng::new(5)).unwrap();
+    let views_host = &f.tensors["views"];
+    let views = Tensor::from_slice(g, &views_host.data, &views_host.shape).unwrap();
+    let mut task = ContrastiveTask::new(g, spec, encoder, views_host.data.clone(), 5, 10, &mut Rng::new(6)).unwrap();
+    // The twin's weights: online, the heads' BatchNorm statistics, the target network.
+    for p in task.encoder.all_params().into_iter().chain(task.projector.params()).chain(task.predictor.iter().flat_map(|h| h.params())) {
+        load(&f, &format!("init.{}", p.name), &p.value);
+    }
+    for (name, t) in task.projector.buffers().into_iter().chain(task.predictor.iter().flat_map(|h| h.buffers())) {
+        load(&f, &format!("init.{name}"), &t);
+    }
+    if let Some(t) = &task.target {
+        for p in t.encoder.all_params() {
+            load(&f, &format!("target.{TARGET_ENCODER}{}", p.name), &p.value);
+        }
+        for p in t.projector.params() {
+            load(&f, &format!("target.{}", p.name), &p.value);
+        }
+        for (name, b) in t.projector.buffers() {
+            load(&f, &format!("target.{name}"), &b);
+        }
+    }
+    let mut tape = Tape::new(g, 1);
+    let loss = task.loss_on_views(&mut tape, &views).unwrap();
+    let want_loss = f.tensors["loss"].data[0];
+    let got_loss = tape.value(loss).to_vec::<f32>(g).unwrap()[0];
+    let e = ((got_loss - want_loss) / want_loss).abs() as f64;
+    assert!(e <= 1e-5, "{method}: loss {got_loss} vs PyTorch {want_loss} (rel error {e:.2e})");
+    let grads = tape.backward(loss).unwrap();
+    drop(tape);
+    let params: Vec<Param> = task.params().into_iter().cloned().collect();
+    // Some gradients are zero by construction: a key bias (softmax does not see a shift of all scores), and a
+    // bias feeding a linear map then BatchNorm (the shift is normalised away). Both sides hold rounding noise
+    // there, so those are checked to be tiny, not equal.
+    let norm = |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let mut norms: Vec<f64> = params.iter().map(|p| norm(&f.tensors[&format!("grad.{}", p.name)].data)).collect();
+    norms.sort_by(f64::total_cmp);
+    let median = norms[norms.len() / 2];
+    let zero = |p: &Param| norm(&f.tensors[&format!("grad.{}", p.name)].data) < 1e-5 * median;
+    let mut worst = 0f64;
+    let mut zeros = Vec::new();
+    for p in &params {
+        let grad = grads.get(p.id).unwrap_or_else(|| panic!("{method}: no gradient for {}", p.name));
+        let want = &f.tensors[&format!("grad.{}", p.name)].data;
+        if zero(p) {
+            let got = norm(&grad.to_vec::<f32>(g).unwrap());
+            assert!(got < 1e-5 * median, "{method}: grad.{} should be zero: |got| {got:.2e} (median gradient norm {median:.2e})", p.name);
+            zeros.push(p.name.clone());
+            continue;
+        }
+        worst = worst.max(check(&format!("{method}: grad.{}", p.name), grad, want, 1e-4));
+    }
+    assert!(zeros.len() <= 4, "{method}: {} gradients are zero in the fixture: {zeros:?}", zeros.len());
+    let lr = num("lr");
+    let adamw = spec_json["optimizer"].as_str() == Some("adamw");
+    let mut opt = if adamw { Optimizer::adamw(num("weight_decay")) } else { Optimizer::new(Rule::Lars { momentum: num("momentum"), eta: num("eta") }, num("weight_decay")) };
+    let refs: Vec<&Param> = params.iter().collect();
+    opt.update(g, &refs, &grads, lr).unwrap();
+    for p in &params {
+        let want = &f.tensors[&format!("after.{}", p.name)].data;
+        if zero(p) && adamw {
+            // Adam normalises noise into a step of about lr: bounded, not equal.
+            let got = p.value.to_vec::<f32>(g).unwrap();
+            let init = &f.tensors[&format!("init.{}", p.name)].data;
+            let step = got.iter().zip(init).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            assert!(step <= 1.01 * lr, "{method}: after.{}: a step of {step} on a zero gradient exceeds lr {lr}", p.name);
+            continue;
+        }
+        check(&format!("{method}: after.{}", p.name), &p.value, want, 1e-4);
+    }
+    for (name, t) in task.projector.buffers().into_iter().chain(task.predictor.iter().flat_map(|h| h.buffers())) {
+        check(&format!("{method}: BatchNorm statistics {name}"), &t, &f.tensors[&format!("after.{name}")].data, 1e-4);
+    }
+    // What the EMA must give from our own updated parameters (exact where the fixture's are noise).
+    let momentum = cosine_momentum(spec_json["ema"].as_f64().unwrap_or(0.0) as f32, 1, 10);
+    let own: std::collections::HashMap<String, Vec<f32>> =
+        task.encoder.all_params().into_iter().chain(task.projector.params()).map(|p| (p.name.clone(), p.value.to_vec::<f32>(g).unwrap())).collect();
+    let zero_names: std::collections::HashSet<String> = zeros.iter().cloned().collect();
+    task.after_update(g, 1).unwrap();
+    if let Some(t) = &task.target {
+        let mut n = 0;
+        let online_name = |target_name: &str| target_name.replacen("momentum_projection_head.", "projection_head.", 1);
+        let params = t.encoder.all_params().into_iter().map(|p| (format!("{TARGET_ENCODER}{}", p.name), p.name.clone(), p))
+            .chain(t.projector.params().into_iter().map(|p| (p.name.clone(), online_name(&p.name), p)));
+        for (key, online, p) in params {
+            let before = &f.tensors[&format!("target.{key}")].data;
+            let want = &f.tensors[&format!("target_after.{key}")].data;
+            // the EMA must show: the target moved well away from where it started
+            assert!(rel(before, want) > 1e-3, "{method}: target_after.{key}: the fixture's EMA moved too little to test");
+            if zero_names.contains(&online) && adamw {
+                let expect: Vec<f32> = before.iter().zip(&own[&online]).map(|(t, o)| momentum * t + (1.0 - momentum) * o).collect();
+                check(&format!("{method}: target_after.{key} (from our own update)"), &p.value, &expect, 1e-5);
+            } else {
+                check(&format!("{method}: target_after.{key}"), &p.value, want, 1e-4);
+            }
+            n += 1;
+        }
+        for (name, b) in t.projector.buffers() {
+            check(&format!("{method}: target BatchNorm statistics {name}"), &b, &f.tensors[&format!("target_after.{name}")].data, 1e-4);
+            n += 1;
+        }
+        assert!(n > 30, "{method}: only {n} target tensors checked");
+    }
+    eprintln!("{method}: loss {got_loss} (PyTorch {want_loss}), {} gradients, worst rel error {worst:.1e}", params.len());
+}
+
+#[test]
+fn simclr_step_matches_pytorch() {
+    step_parity("simclr");
+}
+
+#[test]
+fn moco_v3_step_matches_pytorch() {
+    step_parity("moco");
+}
+
+#[test]
+fn byol_step_matches_pytorch() {
+    step_parity("byol");
+}
+
+#[test]
+fn momentum_follows_the_cosine_schedule_to_one() {
+    assert!((cosine_momentum(0.996, 0, 100) - 0.996).abs() < 1e-7);
+    assert!((cosine_momentum(0.996, 50, 100) - 0.998).abs() < 1e-7);
+    assert_eq!(cosine_momentum(0.99, 100, 100), 1.0);
+    assert_eq!(cosine_momentum(0.99, 200, 100), 1.0);
+}
