@@ -58,6 +58,37 @@ fn info_names_the_adapter_and_its_features() {
 }
 
 #[test]
+fn info_says_which_variants_the_adapter_gets() {
+    // As opened: the subgroup matmul exactly where a CPU adapter has 8-lane subgroups (lavapipe's Vulkan).
+    let j: serde_json::Value = serde_json::from_str(ok(&["info", "--json"], None).trim()).expect("info --json");
+    let subgroups = j["features"].as_array().expect("features").iter().any(|f| f == "subgroups");
+    let sg8 = subgroups && j["device_type"] == "Cpu" && j["subgroup_min_size"] == 8 && j["subgroup_max_size"] == 8;
+    let v = &j["variants"];
+    let matmul = v["matmul"].as_str().expect("variants.matmul");
+    assert_eq!(matmul.starts_with("matmul_sg8 (shaders/matmul_sg.wgsl)"), sg8, "{j}");
+    assert_eq!(matmul.starts_with("matmul_tile (shaders/matmul.wgsl)"), !sg8, "{j}");
+    assert_eq!(v["attention"].as_str().expect("variants.attention").starts_with("matmul path"), sg8, "{j}");
+    let modules = v["feature_modules"].as_array().expect("variants.feature_modules");
+    let sg = modules.iter().find(|m| m["name"] == "matmul_sg").expect("matmul_sg listed");
+    assert_eq!(sg["requires"], serde_json::json!(["subgroups"]));
+    assert_eq!(sg["available"], subgroups, "{j}");
+    // Opened without subgroups: every family's portable variant, on any adapter.
+    let j: serde_json::Value =
+        serde_json::from_str(ok(&["--disable", "subgroups", "info", "--json"], None).trim()).expect("info --json");
+    assert!(!j["features"].as_array().expect("features").iter().any(|f| f == "subgroups"), "{j}");
+    assert!(j["variants"]["matmul"].as_str().expect("matmul").starts_with("matmul_tile"), "{j}");
+    assert!(j["variants"]["attention"].as_str().expect("attention").starts_with("fused"), "{j}");
+    let sg = j["variants"]["feature_modules"].as_array().expect("modules").iter().find(|m| m["name"] == "matmul_sg").cloned();
+    assert_eq!(sg.expect("matmul_sg listed")["available"], false, "{j}");
+    let text = ok(&["--disable", "subgroups", "info"], None);
+    for want in ["variants", "matmul_tile (shaders/matmul.wgsl)", "shaders/matmul_sg.wgsl", "needs subgroups: not available"] {
+        assert!(text.contains(want), "info lacks {want}: {text}");
+    }
+    let err = fails(&["--disable", "subgroup", "info"]);
+    assert!(err.contains("unknown feature \"subgroup\"") && err.contains("subgroups"), "{err}");
+}
+
+#[test]
 fn bench_prints_json_rows() {
     let rows = json_lines(&ok(&["bench", "--filter", "empty_dispatch", "--json", "--reps", "3"], None));
     let names: Vec<&str> = rows.iter().filter_map(|r| r["kernel"].as_str()).collect();

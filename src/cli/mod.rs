@@ -33,6 +33,10 @@ pub struct DeviceArgs {
     /// Time every kernel with GPU timestamps and print a per-kernel table at the end.
     #[arg(long, global = true)]
     pub profile: bool,
+    /// An optional feature not to use even where the adapter has it (repeatable), e.g. `--disable subgroups`
+    /// to run every kernel family's portable variant.
+    #[arg(long, global = true, value_name = "FEATURE")]
+    pub disable: Vec<String>,
 }
 
 /// Checkpoint options of every training command (`#[command(flatten)]` them).
@@ -134,7 +138,17 @@ pub enum Command {
 
 /// Opens the device the arguments ask for.
 pub fn open_gpu(args: &DeviceArgs) -> Result<Gpu> {
-    Gpu::new(&GpuOptions { backend: args.backend.clone(), adapter_name: args.adapter.clone(), profile: args.profile })
+    let mut disable = wgpu::Features::empty();
+    for name in &args.disable {
+        disable |= crate::gpu::parse_feature(name)?;
+    }
+    Gpu::new(&GpuOptions {
+        backend: args.backend.clone(),
+        adapter_name: args.adapter.clone(),
+        profile: args.profile,
+        disable,
+        limits: None,
+    })
 }
 
 /// Runs the command line; returns the process exit code.
@@ -181,10 +195,20 @@ fn run(cli: &Cli) -> Result<()> {
     Ok(())
 }
 
+/// `pretext info --json`: the device report and the kernel variants in one object.
+#[derive(serde::Serialize)]
+struct InfoJson<'a> {
+    #[serde(flatten)]
+    device: &'a crate::gpu::DeviceReport,
+    variants: crate::kernels::variants::Variants,
+}
+
 fn info(gpu: &Gpu, json: bool) -> Result<()> {
     let r = gpu.report();
+    let v = crate::kernels::variants::variants(gpu);
     if json {
-        println!("{}", serde_json::to_string(r).map_err(|e| crate::Error::Invalid(e.to_string()))?);
+        let j = InfoJson { device: r, variants: v };
+        println!("{}", serde_json::to_string(&j).map_err(|e| crate::Error::Invalid(e.to_string()))?);
         return Ok(());
     }
     let mib = |b: u64| format!("{} MiB", b >> 20);
@@ -203,5 +227,13 @@ fn info(gpu: &Gpu, json: bool) -> Result<()> {
     println!("  uniform offset alignment    {}", r.min_uniform_buffer_offset_alignment);
     println!("  subgroup size               {}..{}", r.subgroup_min_size, r.subgroup_max_size);
     println!("  timestamp period            {} ns", r.timestamp_period_ns);
+    println!("variants");
+    println!("  matmul                      {}", v.matmul);
+    println!("  attention                   {}", v.attention);
+    println!("  norm/softmax row workgroup  {} invocations", v.row_workgroup);
+    for m in &v.feature_modules {
+        let status = if m.available { "compiled here" } else { "not available: portable variant used" };
+        println!("  {:<28}needs {}: {status}", format!("shaders/{}.wgsl", m.name), m.requires.join(", "));
+    }
     Ok(())
 }

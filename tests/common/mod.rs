@@ -4,11 +4,17 @@ use std::sync::OnceLock;
 
 use pretext::{Gpu, GpuOptions};
 
-/// The device shared by every test of a binary; new tensors are poisoned with NaN.
+/// The device shared by every test of a binary; new tensors are poisoned with NaN. It allows WebGPU's default
+/// of 8 storage buffers per shader stage (or fewer where the adapter has fewer), so every kernel the tests
+/// reach is shown to stay within it.
 pub fn gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
     GPU.get_or_init(|| {
-        let g = Gpu::new(&GpuOptions::default()).unwrap_or_else(|e| panic!("tests need a GPU adapter: {e}"));
+        let webgpu_storage = |l: wgpu::Limits| wgpu::Limits {
+            max_storage_buffers_per_shader_stage: l.max_storage_buffers_per_shader_stage.min(8),
+            ..l
+        };
+        let g = Gpu::new(&GpuOptions { limits: Some(webgpu_storage), ..Default::default() }).unwrap_or_else(|e| panic!("tests need a GPU adapter: {e}"));
         g.set_poison(true);
         g
     })
