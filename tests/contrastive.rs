@@ -174,3 +174,107 @@ fn momentum_follows_the_cosine_schedule_to_one() {
     assert_eq!(cosine_momentum(0.99, 100, 100), 1.0);
     assert_eq!(cosine_momentum(0.99, 200, 100), 1.0);
 }
+
+/// A tiny ViT and task for `method` on 12 random grey 8x8 images (the same for a given seed).
+fn tiny_task(method: Method, total: u32) -> ContrastiveTask {
+    let g = gpu();
+    let config: ViTConfig = serde_json::from_value(serde_json::json!({
+        "model_type": "vit", "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 24,
+        "image_size": 8, "patch_size": 4, "num_channels": 1, "layer_norm_eps": 1e-6
+    }))
+    .unwrap();
+    let encoder = Vit::new(g, &config, &mut Rng::new(1)).unwrap();
+    let mut rng = common::Rng::new(2);
+    let images: Vec<f32> = (0..12 * 64).map(|_| rng.uniform() as f32).collect();
+    let mut spec = ContrastiveSpec::new(method, 16, 8);
+    spec.pred_hidden = 12;
+    ContrastiveTask::new(g, spec, encoder, images, 4, total, &mut Rng::new(3)).unwrap()
+}
+
+/// Every tensor of a task (parameters and extra state: frozen encoder tensors, BatchNorm statistics, target).
+fn snapshot(task: &ContrastiveTask) -> Vec<(String, Vec<f32>)> {
+    let mut out: Vec<(String, Vec<f32>)> = task.params().iter().map(|p| (p.name.clone(), p.value.to_vec::<f32>(gpu()).unwrap())).collect();
+    out.extend(task.extra_state().into_iter().map(|(n, t)| (n, t.to_vec::<f32>(gpu()).unwrap())));
+    out
+}
+
+fn trainer_for(method: Method, out: &Path, steps: u32, total: u32) -> pretext::train::Trainer<'static> {
+    use pretext::optim::{Schedule, ScheduleKind};
+    use pretext::train::{TrainConfig, Trainer};
+    let cfg = TrainConfig {
+        steps,
+        schedule: Schedule { peak_lr: 2e-3, min_lr: 0.0, warmup: 1, total, kind: ScheduleKind::Cosine },
+        seed: 9,
+        log_every: 1,
+        eval_every: 0,
+        save_every: 3,
+        keep_last: None,
+        out_dir: Some(out.to_path_buf()),
+        progress: false,
+        phase: "pretrain".into(),
+    };
+    let opt = if method == Method::MoCo { Optimizer::adamw(0.1) } else { Optimizer::new(Rule::Lars { momentum: 0.9, eta: 0.001 }, 1e-6) };
+    Trainer::new(gpu(), cfg, opt)
+}
+
+#[test]
+fn resume_reproduces_the_uninterrupted_run_bit_for_bit_target_network_included() {
+    for method in [Method::SimClr, Method::MoCo, Method::Byol] {
+        let root = std::env::temp_dir().join(format!("pretext-contrastive-resume-{}-{}", std::process::id(), method.name()));
+        let _ = std::fs::remove_dir_all(&root);
+        let (a, b) = (root.join("a"), root.join("b"));
+        // uninterrupted: 6 steps
+        let mut task = tiny_task(method, 6);
+        let mut t = trainer_for(method, &a, 6, 6);
+        t.run(&mut task).unwrap();
+        let want = snapshot(&task);
+        // interrupted after the checkpoint at step 3, then resumed by a fresh process-like start
+        let mut task = tiny_task(method, 6);
+        let mut t = trainer_for(method, &b, 3, 6);
+        t.run(&mut task).unwrap();
+        let mut task = tiny_task(method, 6);
+        let mut t = trainer_for(method, &b, 6, 6);
+        let r = t.resume(&b, &mut task).unwrap();
+        assert_eq!(r.step, 3, "{method:?}: resumed from step {}", r.step);
+        t.run(&mut task).unwrap();
+        let got = snapshot(&task);
+        assert_eq!(got.len(), want.len());
+        let targets = want.iter().filter(|(n, _)| n.starts_with(TARGET_ENCODER) || n.starts_with("momentum_")).count();
+        assert_eq!(targets > 0, method != Method::SimClr, "{method:?}: target tensors in the checkpoint: {targets}");
+        for ((gn, gv), (wn, wv)) in got.iter().zip(&want) {
+            assert_eq!(gn, wn);
+            assert!(gv == wv, "{method:?}: {gn} differs after resuming (max |diff| {})", gv.iter().zip(wv).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max));
+        }
+        let metrics = |d: &Path| std::fs::read_to_string(d.join("metrics.jsonl")).unwrap();
+        assert_eq!(metrics(&a), metrics(&b), "{method:?}: metrics.jsonl of the resumed run");
+        assert_eq!(metrics(&a).lines().count(), 6);
+        // the target moved away from the online network (the EMA ran), and the BatchNorm statistics from their init
+        if method != Method::SimClr {
+            let find = |n: &str| &want.iter().find(|(k, _)| k == n).unwrap().1;
+            assert!(find("momentum_projection_head.layers.0.weight") != find("projection_head.layers.0.weight"), "{method:?}: target equals online");
+        }
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let g = gpu();
+    let config: ViTConfig = serde_json::from_value(serde_json::json!({
+        "model_type": "vit", "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 8,
+        "image_size": 8, "patch_size": 4, "num_channels": 1
+    }))
+    .unwrap();
+    let enc = || Vit::new(g, &config, &mut Rng::new(1)).unwrap();
+    let images = vec![0.5f32; 3 * 64];
+    let e = ContrastiveTask::new(g, ContrastiveSpec::new(Method::SimClr, 8, 4), enc(), images.clone(), 1, 10, &mut Rng::new(1)).err().unwrap().to_string();
+    assert!(e.contains("batch of 1") && e.contains("negatives"), "{e}");
+    let mut spec = ContrastiveSpec::new(Method::MoCo, 8, 4);
+    spec.temperature = 0.0;
+    let e = ContrastiveTask::new(g, spec, enc(), images.clone(), 4, 10, &mut Rng::new(1)).err().unwrap().to_string();
+    assert!(e.contains("temperature 0"), "{e}");
+    let e = ContrastiveTask::new(g, ContrastiveSpec::new(Method::Byol, 8, 4), enc(), vec![0.5; 100], 4, 10, &mut Rng::new(1)).err().unwrap().to_string();
+    assert!(e.contains("not whole images"), "{e}");
+    let e = "swav".parse::<Method>().unwrap_err().to_string();
+    assert!(e.contains("unknown method \"swav\""), "{e}");
+}

@@ -8,6 +8,7 @@ use crate::train::{Resumed, Task, TrainConfig, Trainer};
 use crate::{Error, Result};
 
 pub mod bert;
+pub mod contrastive;
 pub mod mae;
 pub mod vit;
 
@@ -134,6 +135,9 @@ pub enum Command {
     /// Fine-tune, apply or embed with Vision Transformers.
     #[command(subcommand)]
     Vit(vit::VitCommand),
+    /// Contrastive pretraining (SimCLR, MoCo v3, BYOL on images; SimCSE on text) and its views.
+    #[command(subcommand)]
+    Contrastive(contrastive::ContrastiveCommand),
 }
 
 /// Opens the device the arguments ask for.
@@ -187,6 +191,8 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Vit(vit::VitCommand::Finetune(a)) => vit::finetune(&gpu, a)?,
         Command::Vit(vit::VitCommand::Classify(a)) => vit::classify(&gpu, a)?,
         Command::Vit(vit::VitCommand::Embed(a)) => vit::embed(&gpu, a)?,
+        Command::Contrastive(contrastive::ContrastiveCommand::Pretrain(a)) => contrastive::pretrain(&gpu, a)?,
+        Command::Contrastive(contrastive::ContrastiveCommand::Views(a)) => contrastive::views(&gpu, a)?,
     }
     if cli.device.profile {
         let rows = gpu.take_profile()?;

@@ -219,6 +219,11 @@ impl ContrastiveTask {
         &self.encoder.config
     }
 
+    /// Number of trainable values.
+    pub fn params_count(&self) -> usize {
+        Task::params(self).iter().map(|p| p.numel()).sum()
+    }
+
     /// Number of training images.
     pub fn len(&self) -> usize {
         let c = self.config();

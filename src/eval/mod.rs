@@ -1,0 +1,2 @@
+//! Evaluation of frozen features: the kNN classifier self-supervised methods are monitored with.
+pub mod knn;
