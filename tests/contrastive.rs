@@ -278,3 +278,86 @@ fn bad_input_is_a_clear_error() {
     let e = "swav".parse::<Method>().unwrap_err().to_string();
     assert!(e.contains("unknown method \"swav\""), "{e}");
 }
+
+fn pretext_cmd(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_pretext")).args(args).output().expect("run pretext")
+}
+
+fn cli_ok(args: &[&str]) -> String {
+    let o = pretext_cmd(args);
+    assert!(o.status.success(), "pretext {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn cli_fails(args: &[&str]) -> String {
+    let o = pretext_cmd(args);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(!o.status.success(), "pretext {args:?} should fail");
+    assert!(!err.contains("panicked"), "pretext {args:?} panicked: {err}");
+    err
+}
+
+#[test]
+fn cli_views_pretrain_embed_and_bad_input() {
+    use pretext::data::images::{bundled, write_idx};
+    let dir = std::env::temp_dir().join(format!("pretext-contrastive-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let set = bundled::fashion_train().unwrap().per_class(4, 1).unwrap(); // 40 labelled images
+    let images = dir.join("train-images-idx3-ubyte");
+    write_idx(&images, Some(&dir.join("train-labels-idx1-ubyte")), &set).unwrap();
+    let images = images.to_str().unwrap().to_string();
+    let cfg = dir.join("tiny.json");
+    std::fs::write(&cfg, serde_json::json!({"model_type": "vit", "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
+        "intermediate_size": 24, "image_size": 28, "patch_size": 7, "num_channels": 1, "layer_norm_eps": 1e-6}).to_string()).unwrap();
+    let cfg = cfg.to_str().unwrap().to_string();
+
+    // views: a grid of 5 images, each with its two views
+    let png = dir.join("views.png");
+    cli_ok(&["contrastive", "views", "--data", &images, "--out", png.to_str().unwrap(), "--method", "byol", "--count", "5", "--scale", "2"]);
+    let img = image::open(&png).unwrap();
+    assert!(img.width() >= 3 * 56 && img.height() >= 5 * 56, "views.png is {}x{}", img.width(), img.height());
+
+    // pretrain: the encoder directory, checkpoints, metrics with the kNN monitor, the curves
+    let out = dir.join("byol");
+    let o = out.to_str().unwrap();
+    cli_ok(&["contrastive", "pretrain", "--method", "byol", "--data", &images, "--out", o, "--config", &cfg, "--steps", "4", "--batch", "8",
+        "--proj-hidden", "16", "--proj-dim", "8", "--knn", "5", "--eval-every", "2", "--save-every", "2"]);
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["model_type"], "vit");
+    assert_eq!(config["architectures"][0], "ViTModel");
+    assert_eq!(config["init_seed"], 1);
+    let weights = checkpoint::load(&out.join("model.safetensors")).unwrap();
+    assert!(weights.tensors.contains_key("embeddings.cls_token") && weights.tensors.contains_key("encoder.layer.0.attention.attention.query.weight"));
+    assert!(!weights.tensors.keys().any(|k| k.starts_with("vit.") || k.contains("head")), "a bare ViTModel: {:?}", weights.tensors.keys());
+    assert!(out.join("preprocessor_config.json").is_file() && out.join("step-2/model.safetensors").is_file() && out.join("step-4/trainer_state.json").is_file());
+    let step = checkpoint::load(&out.join("step-4/model.safetensors")).unwrap();
+    for name in ["prediction_head.layers.0.weight", "projection_head.layers.1.running_var", "momentum_projection_head.layers.1.running_mean", "momentum_encoder.embeddings.cls_token"] {
+        assert!(step.tensors.contains_key(name), "the training checkpoint lacks {name}");
+    }
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let knn: Vec<f64> = metrics.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["knn_accuracy"].as_f64()).collect();
+    assert_eq!(knn.len(), 2, "kNN at steps 2 and 4: {metrics}");
+    assert!(knn.iter().all(|a| (0.0..=1.0).contains(a)));
+    let curves = image::open(out.join("loss.png")).unwrap();
+    assert_eq!((curves.width(), curves.height()), (1600, 500), "loss and kNN panels");
+    // the directory is a ViT the rest of the engine reads: embeddings of the hidden size
+    let lines = cli_ok(&["vit", "embed", "--model", o, "--input", &images]);
+    let first: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    assert_eq!(first["embedding"].as_array().unwrap().len(), 16);
+
+    // bad input: clear errors, never a panic
+    let e = cli_fails(&["contrastive", "pretrain", "--method", "simclr", "--data", &images, "--out", o, "--config", &cfg, "--steps", "2", "--batch", "1"]);
+    assert!(e.contains("--batch 1") && e.contains("at least 2"), "{e}");
+    let e = cli_fails(&["contrastive", "pretrain", "--method", "swav", "--data", &images, "--out", o]);
+    assert!(e.contains("unknown method \"swav\""), "{e}");
+    let e = cli_fails(&["contrastive", "pretrain", "--method", "moco", "--data", &images, "--out", o, "--temperature", "0"]);
+    assert!(e.contains("temperature 0") && e.contains("positive"), "{e}");
+    let e = cli_fails(&["contrastive", "pretrain", "--method", "simcse", "--model", o, "--corpus", "assets/austen.txt.gz", "--out", o]);
+    assert!(e.contains("config.json") && e.contains("\"vit\"") && e.contains("not a BERT encoder"), "{e}");
+    let e = cli_fails(&["contrastive", "pretrain", "--method", "simcse", "--model", dir.to_str().unwrap(), "--corpus", "assets/austen.txt.gz", "--out", o]);
+    assert!(e.contains("config.json"), "{e}");
+    let e = cli_fails(&["contrastive", "pretrain", "--method", "simclr", "--out", o]);
+    assert!(e.contains("--data"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
