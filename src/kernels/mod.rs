@@ -8,14 +8,17 @@ use crate::Result;
 
 pub mod activation;
 pub mod attention;
+pub mod bce;
 pub mod cross_entropy;
 pub mod dropout;
 pub mod elementwise;
 pub mod embedding;
 pub mod fill;
+pub mod kl_normal;
 pub mod layernorm;
 pub mod layout;
 pub mod matmul;
+pub mod noise;
 pub mod nt_xent;
 pub mod optim;
 pub mod recon_loss;
