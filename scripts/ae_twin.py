@@ -188,7 +188,7 @@ def forward(cfg, p, x, eps):
 def base_config(kind, **kw):
     cfg = {
         "model_type": "pretext_autoencoder", "kind": kind, "channels": 1, "height": 28, "width": 28,
-        "widths": [512, 256], "latent": 16 if kind == "vae" else 32, "activation": "relu",
+        "widths": [512, 256], "latent": 32, "activation": "relu",
         "code_activation": "sigmoid" if kind == "sparse" else "none", "likelihood": "bernoulli", "sigma": 0.1,
         "noise": None, "sparsity": None, "beta": 1.0, "binarize": False, "image_mean": [], "image_std": [],
         "init_seed": 0,

@@ -4,7 +4,9 @@ use clap::{Args, Parser, Subcommand};
 use crate::gpu::{Gpu, GpuOptions};
 use crate::Result;
 
+pub mod ae;
 pub mod bert;
+pub mod probe;
 
 /// Train self-supervised encoders on any GPU through WebGPU.
 #[derive(Parser, Debug)]
@@ -76,6 +78,12 @@ pub enum Command {
     /// Pretrain, fine-tune or apply BERT models.
     #[command(subcommand)]
     Bert(bert::BertCommand),
+    /// Autoencoders on images: train (ae, dae, sparse, vae), reconstruct, sample, evaluate.
+    #[command(subcommand)]
+    Ae(ae::AeCommand),
+    /// Linear-probe and kNN accuracy of an image encoder's frozen features (or of the raw pixels, or of the
+    /// encoder at its initial weights); prints one JSON object.
+    Probe(probe::ProbeArgs),
 }
 
 /// Opens the device the arguments ask for.
@@ -120,6 +128,11 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Bert(bert::BertCommand::Pretrain(a)) => bert::pretrain(&gpu, a)?,
         Command::Bert(bert::BertCommand::Finetune(a)) => bert::finetune(&gpu, a)?,
         Command::Bert(bert::BertCommand::Classify(a)) => bert::classify(&gpu, a)?,
+        Command::Ae(ae::AeCommand::Train(a)) => ae::train(&gpu, a)?,
+        Command::Ae(ae::AeCommand::Reconstruct(a)) => ae::reconstruct(&gpu, a)?,
+        Command::Ae(ae::AeCommand::Sample(a)) => ae::sample(&gpu, a)?,
+        Command::Ae(ae::AeCommand::Eval(a)) => ae::eval(&gpu, a)?,
+        Command::Probe(a) => probe::run(&gpu, a)?,
     }
     if cli.device.profile {
         let rows = gpu.take_profile()?;

@@ -162,7 +162,7 @@ pub struct AutoencoderConfig {
 }
 
 impl AutoencoderConfig {
-    /// The defaults of `kind`: 1×28×28 images, widths [512, 256], latent 32 (16 for the VAE), ReLU, Bernoulli;
+    /// The defaults of `kind`: 1×28×28 images, widths [512, 256], latent 32, ReLU, Bernoulli;
     /// dae: masking noise 0.3; sparse: KL penalty, weight 1, target 0.05, sigmoid code; vae: β = 1.
     pub fn defaults(kind: Kind) -> AutoencoderConfig {
         AutoencoderConfig {
@@ -172,7 +172,7 @@ impl AutoencoderConfig {
             height: 28,
             width: 28,
             widths: vec![512, 256],
-            latent: if kind == Kind::Vae { 16 } else { 32 },
+            latent: 32,
             activation: "relu".into(),
             code_activation: if kind == Kind::Sparse { "sigmoid".into() } else { "none".into() },
             likelihood: Likelihood::Bernoulli,
@@ -621,9 +621,15 @@ impl Autoencoder {
 impl Encoder for Autoencoder {
     type Example = Vec<f32>;
 
-    /// The code of each image (the VAE: its posterior mean), `[batch, latent]`.
+    /// The code of each image (the VAE: its posterior mean), `[batch, latent]`; binarised first when the
+    /// config says so (as training saw the images).
     fn encode(&self, tape: &mut Tape, batch: &[&Vec<f32>]) -> Result<Var> {
-        let x = self.batch_tensor(tape.gpu(), batch)?;
+        let x = if self.config.binarize {
+            let b: Vec<Vec<f32>> = batch.iter().map(|x| x.iter().map(|&v| if v >= 0.5 { 1.0 } else { 0.0 }).collect()).collect();
+            self.batch_tensor(tape.gpu(), &b.iter().collect::<Vec<_>>())?
+        } else {
+            self.batch_tensor(tape.gpu(), batch)?
+        };
         let x = tape.constant(x);
         self.encode_tensor(tape, x)
     }
