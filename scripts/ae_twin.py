@@ -18,9 +18,7 @@ How to run (the venv lives outside the repository and is never committed):
     python3 -m venv /work/venv && /work/venv/bin/pip install torch safetensors numpy
     /work/venv/bin/python scripts/ae_twin.py step   # writes assets/fixtures/ae_step.safetensors
     /work/venv/bin/python scripts/ae_twin.py run --out assets/fixtures/vae_run.json   # the short-run fixture
-    /work/venv/bin/python scripts/ae_twin.py run --train data/fashion-mnist/train-images-idx3-ubyte.gz \
-        --eval data/fashion-mnist/t10k-images-idx3-ubyte.gz --widths 512 256 --latent 16 --batch 128 \
-        --steps 2000 --lr 1e-3 --out /tmp/twin_full.json   # the README's full-size comparison
+    bash scripts/ae_results.sh                          # the README's full-size comparison runs it
 
 Made with torch 2.15.0+cu132 (CPU), safetensors 0.8.0, numpy 2.4.6.
 
@@ -274,6 +272,10 @@ def cmd_run(args):
     torch.set_num_threads(args.threads)
     cfg = base_config("vae", widths=args.widths, latent=args.latent, init_seed=args.init_seed)
     train = read_idx_images(args.train)
+    if args.holdout_every:
+        # as `pretext ae train`, which holds out every k-th image of --data (i % k == k - 1) for its own evaluation
+        k = args.holdout_every
+        train = train[[i for i in range(len(train)) if i % k != k - 1]]
     evals = read_idx_images(args.eval)
     params = {k: torch.from_numpy(v.copy()).requires_grad_(True) for k, v in init_weights(cfg).items()}
     names = [f"{n}.{s}" for n, _, _ in layer_shapes(cfg) for s in ("weight", "bias")]
@@ -322,7 +324,8 @@ def main():
     r.add_argument("--lr", type=float, default=2e-3)
     r.add_argument("--schedule", choices=["cosine", "constant"], default="cosine")
     r.add_argument("--seed", type=int, default=1)
-    r.add_argument("--threads", type=int, default=2)
+    r.add_argument("--holdout-every", type=int, default=0, help="drop every k-th training image, as `pretext ae train` does (k = 20)")
+    r.add_argument("--threads", type=int, default=1)
     r.add_argument("--out", default="assets/fixtures/vae_run.json")
     args = ap.parse_args()
     {"step": cmd_step, "run": cmd_run}[args.cmd](args)
