@@ -1,8 +1,10 @@
 // noise.wgsl: counter-based random numbers for the autoencoders, keyed by (seed, stream position); nothing
 // stored, the same (seed, offset) gives the same numbers on every device.
-//   philox(seed, e): word e % 4 of Philox-4x32-10 (Salmon et al., SC 2011) with key (seed_lo, seed_hi) and
-//                    counter (q_lo, q_hi, 0, 0), q = e / 4: the generator of dropout.wgsl, bit for bit.
-//   normal: out[i] = z(offset + i), the standard normal by Box-Muller on the block of e = offset + i:
+// imports: dropout
+// The generator is dropout.wgsl's, imported whole (appended to this file): its Philox-4x32-10 `philox`, its
+// parameter block `p` (n, blocks, the seed as key, first block q = offset / 4, skip = offset % 4, threshold,
+// scale) and its entry point.
+//   normal: z_out[i] = z(offset + i), the standard normal by Box-Muller on the words of block q = e / 4:
 //             u1 = ((w0 >> 8) + 0.5) / 2^24 in (0, 1),  u2 = (w1 >> 8) / 2^24 in [0, 1),  r = sqrt(-2 ln u1)
 //             z(4q) = r cos(2 pi u2),  z(4q + 1) = r sin(2 pi u2);  z(4q + 2), z(4q + 3) likewise from (w2, w3)
 //           (curand's normal4 layout: one Philox block gives four normals). |z| <= sqrt(2 ln 2^25) = 5.9.
@@ -11,66 +13,16 @@
 //           polynomial. Likewise -ln u1 for u1 >= 1/2 is 2 atanh(v / (2 - v)), v = 1 - u1 (exact), by its series:
 //           a built-in log accurate only in absolute terms near 1 (lavapipe: ~1e-7) would put an error of
 //           1e-7 / r into the rare small radii.
-//   mask:   out[i] = keep(offset + i) ? x[i] : 0,  keep(e) = (philox(seed, e) >> 8) >= threshold,
-//           threshold = ceil(p * 2^24): masking noise (a fraction p of the entries zeroed, the rest unscaled),
-//           the same keep decision as dropout(x, p, seed, offset).
+//   mask:   masking noise, y[i] = keep(offset + i) ? x[i] : 0, is the imported `dropout` entry with scale 1: the
+//           same keep decision as dropout(x, p, seed, offset), the kept entries unscaled.
 // Each invocation computes one Philox block (4 words) for the stream positions 4q .. 4q+3 and writes those
-// inside [offset, offset + n). WGSL has no 32x32 -> 64-bit multiply: mul_hi is built from 16-bit halves.
-
-struct Params {
-    n: u32,            // elements of out
-    blocks: u32,       // Philox blocks to compute: ceil((offset % 4 + n) / 4)
-    key_lo: u32,       // seed
-    key_hi: u32,
-    q_lo: u32,         // first block: offset / 4, as two words
-    q_hi: u32,
-    skip: u32,         // offset % 4: stream positions of the first block before element 0
-    threshold: u32,    // mask: ceil(p * 2^24)
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+// inside [offset, offset + n).
 
 // normal
 @group(0) @binding(1) var<storage, read_write> z_out: array<f32>;   // [n]
-// mask
-@group(0) @binding(1) var<storage, read> x: array<f32>;             // [n]
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;       // [n]
 
-const PHILOX_M0: u32 = 0xD2511F53u;
-const PHILOX_M1: u32 = 0xCD9E8D57u;
-const PHILOX_W0: u32 = 0x9E3779B9u;
-const PHILOX_W1: u32 = 0xBB67AE85u;
 const TWO_PI: f32 = 6.283185307179586;
 const INV_2_24: f32 = 5.9604644775390625e-8;   // 2^-24
-
-// High 32 bits of the 64-bit product a * b.
-fn mul_hi(a: u32, b: u32) -> u32 {
-    let a_lo = a & 0xFFFFu;
-    let a_hi = a >> 16u;
-    let b_lo = b & 0xFFFFu;
-    let b_hi = b >> 16u;
-    let lo_lo = a_lo * b_lo;
-    let hi_lo = a_hi * b_lo;
-    let lo_hi = a_lo * b_hi;
-    let hi_hi = a_hi * b_hi;
-    let cross = (lo_lo >> 16u) + (hi_lo & 0xFFFFu) + lo_hi;  // <= 0xFFFFFFFF, no overflow
-    return hi_hi + (hi_lo >> 16u) + (cross >> 16u);
-}
-
-// Philox-4x32-10 of counter c under key k.
-fn philox(counter: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
-    var c = counter;
-    var k = key;
-    for (var round = 0u; round < 10u; round++) {
-        let hi0 = mul_hi(PHILOX_M0, c.x);
-        let lo0 = PHILOX_M0 * c.x;
-        let hi1 = mul_hi(PHILOX_M1, c.z);
-        let lo1 = PHILOX_M1 * c.z;
-        c = vec4<u32>(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
-        k = k + vec2<u32>(PHILOX_W0, PHILOX_W1);
-    }
-    return c;
-}
 
 // The Philox block of this invocation: block q = offset / 4 + g (64-bit add with carry).
 fn block(g: u32) -> vec4<u32> {
@@ -150,23 +102,6 @@ fn normal(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
         let pos = g * 4u + j;  // stream position relative to 4 * (offset / 4)
         if (pos >= p.skip && pos - p.skip < p.n) {
             z_out[pos - p.skip] = z[j];
-        }
-    }
-}
-
-// mask: y[i] = keep(offset + i) ? x[i] : 0 for the 4 positions of block q = offset / 4 + g.
-@compute @workgroup_size(256)
-fn mask(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let g = block_index(gid, nwg);
-    if (g >= p.blocks) {
-        return;
-    }
-    let w = block(g);
-    for (var j = 0u; j < 4u; j++) {
-        let pos = g * 4u + j;
-        if (pos >= p.skip && pos - p.skip < p.n) {
-            let i = pos - p.skip;
-            y[i] = select(0.0, x[i], (w[j] >> 8u) >= p.threshold);
         }
     }
 }

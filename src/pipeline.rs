@@ -23,9 +23,9 @@ use crate::{Error, Result, Tensor};
 /// How token states become one vector per text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pooling {
-    /// Average over the real tokens ([CLS] and [SEP] included), as sentence-transformers.
+    /// Average over the real tokens (\[CLS\] and \[SEP\] included), as sentence-transformers.
     Mean,
-    /// The [CLS] token's state.
+    /// The \[CLS\] token's state.
     Cls,
     /// No pooling: every token's state.
     None,
@@ -104,7 +104,7 @@ impl BertPipeline {
         Ok(BertPipeline { dir: dir.to_path_buf(), tokenizer, bert, mlm, classifier, labels, report, batch_size: 32 })
     }
 
-    /// Token ids of `text` with [CLS] and [SEP], truncated to the model's maximum length.
+    /// Token ids of `text` with \[CLS\] and \[SEP\], truncated to the model's maximum length.
     pub fn encode(&self, text: &str) -> Result<Vec<i32>> {
         let mut ids = self.tokenizer.encode(text)?;
         let max = self.bert.config.max_position_embeddings;
@@ -164,7 +164,7 @@ impl BertPipeline {
         Ok(out)
     }
 
-    /// For each text, the top-k predictions at each [MASK] token (by logit, descending).
+    /// For each text, the top-k predictions at each \[MASK\] token (by logit, descending).
     pub fn fill_mask(&self, gpu: &Gpu, texts: &[String], k: usize) -> Result<Vec<(Vec<i32>, Vec<MaskPrediction>)>> {
         let head = self.mlm.as_ref().ok_or_else(|| {
             Error::Invalid(format!("{}: the checkpoint has no masked-LM head (cls.predictions.*)", self.dir.display()))

@@ -82,6 +82,7 @@ fn trainer(steps: u32, lr: f32, seed: u64, save_every: u32, out_dir: Option<Path
         log_every: 10,
         eval_every: 0,
         save_every,
+        keep_last: None,
         out_dir,
         progress: false,
         phase: "ae".into(),

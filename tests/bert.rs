@@ -13,10 +13,8 @@ use std::path::Path;
 
 const FIX: &str = "assets/fixtures";
 
-fn minilm_dir() -> &'static Path {
-    let d = Path::new("data/minilm");
-    assert!(d.join("model.safetensors").exists(), "data/minilm is missing: run `bash scripts/fetch.sh` first");
-    d
+fn minilm_dir() -> std::path::PathBuf {
+    common::fetched_data().join("minilm")
 }
 
 fn rel(got: &[f32], want: &[f32]) -> f64 {
@@ -57,7 +55,7 @@ fn config_of(f: &TensorFile) -> BertConfig {
 #[test]
 fn minilm_embeddings_match_sentence_transformers() {
     let g = gpu();
-    let model = BertPipeline::load(g, minilm_dir()).unwrap();
+    let model = BertPipeline::load(g, &minilm_dir()).unwrap();
     let cases: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(format!("{FIX}/tokenizer_cases.json")).unwrap()).unwrap();
     let want = checkpoint::load(Path::new(&format!("{FIX}/minilm_embeddings.safetensors"))).unwrap();
     let index = ints(&want, "case_index");

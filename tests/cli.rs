@@ -58,17 +58,66 @@ fn info_names_the_adapter_and_its_features() {
 }
 
 #[test]
+fn info_says_which_variants_the_adapter_gets() {
+    // As opened: the subgroup matmul exactly where a CPU adapter has 8-lane subgroups (lavapipe's Vulkan).
+    let j: serde_json::Value = serde_json::from_str(ok(&["info", "--json"], None).trim()).expect("info --json");
+    let subgroups = j["features"].as_array().expect("features").iter().any(|f| f == "subgroups");
+    let sg8 = subgroups && j["device_type"] == "Cpu" && j["subgroup_min_size"] == 8 && j["subgroup_max_size"] == 8;
+    let v = &j["variants"];
+    let matmul = v["matmul"].as_str().expect("variants.matmul");
+    assert_eq!(matmul.starts_with("matmul_sg8 (shaders/matmul_sg.wgsl)"), sg8, "{j}");
+    assert_eq!(matmul.starts_with("matmul_tile (shaders/matmul.wgsl)"), !sg8, "{j}");
+    assert_eq!(v["attention"].as_str().expect("variants.attention").starts_with("matmul path"), sg8, "{j}");
+    let modules = v["feature_modules"].as_array().expect("variants.feature_modules");
+    let sg = modules.iter().find(|m| m["name"] == "matmul_sg").expect("matmul_sg listed");
+    assert_eq!(sg["requires"], serde_json::json!(["subgroups"]));
+    assert_eq!(sg["available"], subgroups, "{j}");
+    // Opened without subgroups: every family's portable variant, on any adapter.
+    let j: serde_json::Value =
+        serde_json::from_str(ok(&["--disable", "subgroups", "info", "--json"], None).trim()).expect("info --json");
+    assert!(!j["features"].as_array().expect("features").iter().any(|f| f == "subgroups"), "{j}");
+    assert!(j["variants"]["matmul"].as_str().expect("matmul").starts_with("matmul_tile"), "{j}");
+    assert!(j["variants"]["attention"].as_str().expect("attention").starts_with("fused"), "{j}");
+    let sg = j["variants"]["feature_modules"].as_array().expect("modules").iter().find(|m| m["name"] == "matmul_sg").cloned();
+    assert_eq!(sg.expect("matmul_sg listed")["available"], false, "{j}");
+    let text = ok(&["--disable", "subgroups", "info"], None);
+    for want in ["variants", "matmul_tile (shaders/matmul.wgsl)", "shaders/matmul_sg.wgsl", "needs subgroups: not available"] {
+        assert!(text.contains(want), "info lacks {want}: {text}");
+    }
+    let err = fails(&["--disable", "subgroup", "info"]);
+    assert!(err.contains("unknown feature \"subgroup\"") && err.contains("subgroups"), "{err}");
+}
+
+#[test]
 fn bench_prints_json_rows() {
     let rows = json_lines(&ok(&["bench", "--filter", "empty_dispatch", "--json", "--reps", "3"], None));
     let names: Vec<&str> = rows.iter().filter_map(|r| r["kernel"].as_str()).collect();
     assert_eq!(names, vec!["peak_fma", "peak_copy", "empty_dispatch", "empty_dispatch_wall"]);
     for r in &rows {
-        for k in ["kernel", "shape", "ms", "gflops", "gbps", "pct_peak"] {
-            assert!(r.get(k).is_some(), "row lacks {k}: {r}");
+        let obj = r.as_object().unwrap_or_else(|| panic!("row is not an object: {r}"));
+        let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+        assert_eq!(keys.len(), 6, "row has keys {keys:?}");
+        assert!(!r["shape"].as_str().unwrap_or("").is_empty(), "row without a shape: {r}");
+        let ms = r["ms"].as_f64().unwrap_or(f64::NAN);
+        assert!(ms.is_finite() && ms > 0.0, "ms must be a positive time: {r}");
+        // Each rate is null (not meaningful for the row) or a positive finite number.
+        for k in ["gflops", "gbps", "pct_peak"] {
+            assert!(r[k].is_null() || r[k].as_f64().is_some_and(|v| v.is_finite() && v > 0.0), "{k} of {r}");
         }
-        assert!(r["ms"].as_f64().unwrap() >= 0.0);
     }
-    assert!(rows[0]["gflops"].as_f64().unwrap() > 0.0 && rows[1]["gbps"].as_f64().unwrap() > 0.0);
+    // The ceilings carry their own rate; timing an empty dispatch has none.
+    assert!(rows[0]["gflops"].as_f64().is_some_and(|v| v > 0.1) && rows[0]["gbps"].is_null(), "peak_fma: {}", rows[0]);
+    assert!(rows[1]["gbps"].as_f64().is_some_and(|v| v > 0.01) && rows[1]["gflops"].is_null(), "peak_copy: {}", rows[1]);
+    assert!(rows[2]["gflops"].is_null() && rows[2]["gbps"].is_null() && rows[2]["pct_peak"].is_null(), "empty_dispatch: {}", rows[2]);
+    // A matmul row: its GFLOP/s are 2·M·N·K over its time, and its share of the same run's peak_fma matches.
+    let rows = json_lines(&ok(&["bench", "--filter", "matmul_naive 512", "--json", "--reps", "1"], None));
+    let peak = rows[0]["gflops"].as_f64().unwrap();
+    let mm = rows.iter().find(|r| r["kernel"] == "matmul_naive").unwrap_or_else(|| panic!("no matmul_naive row: {rows:?}"));
+    let dims: Vec<f64> = mm["shape"].as_str().unwrap().split('x').map(|d| d.parse().unwrap()).collect();
+    let flops = 2.0 * dims.iter().product::<f64>();
+    let gflops = mm["gflops"].as_f64().unwrap();
+    assert!((gflops - flops / (mm["ms"].as_f64().unwrap() * 1e6)).abs() <= 1e-6 * gflops, "matmul GFLOP/s is not its FLOPs over its time: {mm}");
+    assert!((mm["pct_peak"].as_f64().unwrap() - 100.0 * gflops / peak).abs() <= 1e-6 * gflops, "pct_peak is not against this run's peak_fma: {mm}");
 }
 
 #[test]
@@ -123,10 +172,20 @@ fn pretrain_then_finetune_then_classify() {
     let o = ok(&["bert", "finetune", "--model", out.to_str().unwrap(), "--train", train.to_str().unwrap(), "--eval", eval.to_str().unwrap(), "--out", ft.to_str().unwrap(), "--epochs", "2", "--batch", "2"], None);
     assert!(o.contains("macro-F1") && o.contains("confusion matrix"), "{o}");
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(ft.join("eval.json")).unwrap()).unwrap();
-    assert!((0.0..=1.0).contains(&report["accuracy"].as_f64().unwrap()));
-    let rows = json_lines(&ok(&["bert", "classify", "--model", ft.to_str().unwrap()], Some("a cat\na dog\n")));
+    let rows = json_lines(&ok(&["bert", "classify", "--model", ft.to_str().unwrap()], Some("cat sat on mat\ndog ran to park\n")));
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| r["label"] == "pos" || r["label"] == "neg"));
+    for r in &rows {
+        let p: f64 = r["probs"].as_object().unwrap().values().map(|v| v.as_f64().unwrap()).sum();
+        assert!((p - 1.0).abs() < 1e-5, "class probabilities sum to {p}: {r}");
+    }
+    // eval.json agrees with what the saved model predicts on the same eval texts: its accuracy, and a
+    // confusion matrix (rows: true neg, pos; labels sorted) with the predictions in the right cells.
+    let right = (rows[0]["label"] == "pos") as usize + (rows[1]["label"] == "neg") as usize;
+    assert_eq!(report["accuracy"].as_f64().unwrap(), right as f64 / 2.0, "eval.json: {report}");
+    let confusion: Vec<Vec<u64>> = serde_json::from_value(report["confusion"].clone()).unwrap();
+    let (pos_right, neg_right) = ((rows[0]["label"] == "pos") as u64, (rows[1]["label"] == "neg") as u64);
+    assert_eq!(confusion, vec![vec![neg_right, 1 - neg_right], vec![1 - pos_right, pos_right]], "eval.json: {report}");
     let _ = std::fs::remove_dir_all(&d);
 }
 

@@ -1,42 +1,73 @@
-//! A shortened `pretext demo` end to end: summary.json, metrics.jsonl, checkpoints and the loss plot.
+//! A shortened `pretext demo all` end to end: summary.json's schema, metrics.jsonl of every phase, the
+//! checkpoints, every picture decoding, report.html naming every picture; and the text recipe's layer surgery.
 mod common;
 use common::gpu;
-use pretext::demo::{self, DemoConfig};
+use pretext::demo::{self, text::TextConfig, Demo, Overrides};
+
+/// Settings that make every recipe a few steps long.
+const SHORT: &[&str] = &["pretrain_steps=12", "finetune_steps=6", "text.max_test=48"];
 
 #[test]
-fn a_short_demo_writes_its_summary_metrics_checkpoints_and_plot() {
+fn a_short_demo_writes_its_summary_metrics_checkpoints_pictures_and_report() {
     let g = gpu();
     let out = std::env::temp_dir().join(format!("pretext-demo-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    let mut c = DemoConfig::preset("tiny").unwrap();
-    c.pretrain_steps = 12;
-    c.finetune_steps = 6;
-    c.max_test = 48;
-    let s = demo::run(g, &c, &out, false).unwrap();
-    assert!((0.0..=1.0).contains(&s.pretrained_accuracy) && (0.0..=1.0).contains(&s.scratch_accuracy));
+    let d = Demo { gpu: g, out: out.clone(), preset: "tiny".into(), progress: false };
+    let sets: Vec<String> = SHORT.iter().map(|s| s.to_string()).collect();
+    let s = demo::run(&d, "all", &Overrides::parse(&sets).unwrap()).unwrap();
 
+    // summary.json: the schema of the issue, one entry per recipe.
     let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    for k in ["pretrained_accuracy", "scratch_accuracy", "mlm_accuracy", "seconds"] {
-        assert!(summary[k].is_f64(), "summary.json lacks {k}: {summary}");
+    assert!(summary["device"].is_string() && summary["seconds"].as_f64().is_some_and(|t| t > 0.0), "{summary}");
+    assert!(summary["peak_fma_gflops"].as_f64().is_some_and(|p| p > 0.0), "{summary}");
+    let families = summary["families"].as_object().unwrap();
+    let names: Vec<&str> = demo::RECIPES.iter().map(|r| r.name).collect();
+    assert_eq!(families.keys().map(String::as_str).collect::<Vec<_>>(), { let mut n = names.clone(); n.sort(); n });
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    for (name, f) in families {
+        assert!(f["metric"].is_string() && f["seconds"].as_f64().is_some_and(|t| t > 0.0), "{name}: {f}");
+        for k in ["pretrained", "baseline"] {
+            assert!(f[k].as_f64().is_some_and(|v| v.is_finite()), "{name}.{k}: {f}");
+        }
+        assert!(["scratch", "init", "raw"].contains(&f["baseline_kind"].as_str().unwrap()), "{name}: {f}");
+        assert!(f["labels_per_class"].is_null() || f["labels_per_class"].as_u64().is_some(), "{name}: {f}");
+        assert!(f["command"].as_str().unwrap().starts_with(&format!("pretext demo {name} ")), "{name}: {f}");
+        assert!(html.contains(&format!("id=\"{name}\"")), "report.html has no section for {name}");
+        let pictures = f["pictures"].as_array().unwrap();
+        assert!(!pictures.is_empty(), "{name} shows no picture");
+        for p in pictures {
+            let file = p["file"].as_str().unwrap();
+            let img = image::open(out.join(file)).unwrap_or_else(|e| panic!("{file} does not decode: {e}"));
+            assert!(img.width() >= 100 && img.height() >= 100, "{file} is {}x{}", img.width(), img.height());
+            assert!(html.contains(&format!("src=\"{file}\"")), "report.html does not show {file}");
+        }
     }
-    assert!(summary["device"].is_string());
 
-    let phases: std::collections::BTreeSet<String> = std::fs::read_to_string(out.join("metrics.jsonl"))
+    // The text recipe: an accuracy is a count of right answers over the test passages.
+    let text = &s.families["text"];
+    let n = text.extra["test_passages"].as_u64().unwrap() as f64;
+    for acc in [text.pretrained, text.baseline] {
+        assert!(((acc * n).round() - acc * n).abs() < 1e-6 && (0.0..=1.0).contains(&acc), "accuracy {acc} is not k/{n}");
+    }
+    let phases: std::collections::BTreeSet<String> = std::fs::read_to_string(out.join("text/metrics.jsonl"))
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["phase"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(phases.into_iter().collect::<Vec<_>>(), vec!["finetune_pretrained", "finetune_scratch", "pretrain"]);
-
-    let png = image::open(out.join("loss.png")).expect("loss.png decodes");
-    assert_eq!((png.width(), png.height()), (1200, 480));
     for dir in ["pretrain", "finetune_pretrained", "finetune_scratch"] {
-        assert!(out.join(dir).join("model.safetensors").exists() && out.join(dir).join("config.json").exists(), "{dir} checkpoint");
+        let d = out.join("text").join(dir);
+        assert!(d.join("model.safetensors").exists() && d.join("config.json").exists(), "text/{dir} checkpoint");
     }
     // The fine-tuned checkpoint is a usable HF-format classifier.
-    let model = pretext::pipeline::BertPipeline::load(g, &out.join("finetune_pretrained")).unwrap();
+    let model = pretext::pipeline::BertPipeline::load(g, &out.join("text/finetune_pretrained")).unwrap();
     let labels = model.classify(g, &["It is a truth universally acknowledged.".to_string()]).unwrap();
     assert!(pretext::data::austen::NOVELS.contains(&labels[0].0.as_str()));
+
+    // A setting no recipe has is an error before anything runs; so is one qualified with an unknown family.
+    let e = demo::run(&d, "all", &Overrides::parse(&["no_such_setting=1".to_string()]).unwrap()).unwrap_err().to_string();
+    assert!(e.contains("no_such_setting"), "{e}");
+    assert!(Overrides::parse(&["nosuch.seed=1".to_string()]).unwrap_err().to_string().contains("nosuch"));
     let _ = std::fs::remove_dir_all(&out);
 }
 
@@ -49,10 +80,11 @@ fn reinit_layers_leaves_only_the_pretrained_embeddings_different() {
     for reinit in [2usize, 0] {
         let out = std::env::temp_dir().join(format!("pretext-demo-reinit{reinit}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&out);
-        let mut c = DemoConfig::preset("tiny").unwrap();
+        let mut c = TextConfig::preset("tiny").unwrap();
         (c.pretrain_steps, c.finetune_steps, c.max_test, c.reinit_layers) = (5, 0, 12, reinit);
-        demo::run(g, &c, &out, false).unwrap();
-        let load = |d: &str| pretext::checkpoint::load(&out.join(d).join("model.safetensors")).unwrap();
+        let d = Demo { gpu: g, out: out.clone(), preset: "tiny".into(), progress: false };
+        demo::text::run(&d, &c).unwrap();
+        let load = |d: &str| pretext::checkpoint::load(&out.join("text").join(d).join("model.safetensors")).unwrap();
         let (pre, scr) = (load("finetune_pretrained"), load("finetune_scratch"));
         let (mut layers_same, mut layers_differ, mut emb_differ) = (0, 0, false);
         for (name, t) in &pre.tensors {

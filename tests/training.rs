@@ -83,6 +83,7 @@ fn config(steps: u32, lr: f32, seed: u64) -> TrainConfig {
         log_every: 1,
         eval_every: 0,
         save_every: 0,
+        keep_last: None,
         out_dir: None,
         progress: false,
         phase: "test".into(),
@@ -232,7 +233,8 @@ fn one_seed_gives_identical_losses_and_resume_is_exact() {
     let mut fresh = Mlp::new(g, 77); // different init: everything must come from the checkpoint
     c.steps = 30;
     let mut t2 = Trainer::new(g, c, Optimizer::adamw(0.01));
-    t2.resume(&dir.join("step-12"), &mut fresh).unwrap();
+    let from = t2.resume(&dir, &mut fresh).unwrap(); // the output directory: its newest complete checkpoint
+    assert_eq!(from, pretext::train::Resumed { dir: dir.join("step-12"), step: 12 });
     assert_eq!(t2.step, 12);
     t2.run(&mut fresh).unwrap();
     let mut resumed = head;

@@ -35,6 +35,7 @@ pub fn run(b: &mut Bench) -> Result<()> {
         log_every: 1000,
         eval_every: 0,
         save_every: 0,
+        keep_last: None,
         out_dir: None,
         progress: false,
         phase: "bench".into(),

@@ -32,6 +32,8 @@ pub struct Bench<'a> {
     pub gpu: &'a Gpu,
     filter: Option<String>,
     json: bool,
+    /// Print no rows (measurements for other commands, e.g. the demo's `peak_fma`).
+    pub quiet: bool,
     /// Timed runs per row (after one warm-up run).
     pub reps: usize,
     /// Measured FMA peak, GFLOP/s.
@@ -69,20 +71,26 @@ pub fn median(v: &mut [f64]) -> f64 {
 }
 
 impl<'a> Bench<'a> {
-    /// A session on `gpu`; rows whose kernel name lacks `filter` are skipped.
+    /// A session on `gpu`; rows that `filter` does not match are skipped (see `wants_row`).
     pub fn new(gpu: &'a Gpu, filter: Option<String>, json: bool) -> Bench<'a> {
-        Bench { gpu, filter, json, reps: 10, peak_gflops: f64::NAN, peak_gbps: f64::NAN, rows: Vec::new() }
+        Bench { gpu, filter, json, quiet: false, reps: 10, peak_gflops: f64::NAN, peak_gbps: f64::NAN, rows: Vec::new() }
     }
 
-    /// Whether a kernel passes the filter.
+    /// Whether some row of `kernel` may pass the filter: the filter's first word is part of the kernel name.
     pub fn wants(&self, kernel: &str) -> bool {
-        self.filter.as_deref().is_none_or(|f| kernel.contains(f))
+        self.filter.as_deref().is_none_or(|f| kernel.contains(f.split(' ').next().unwrap_or("")))
+    }
+
+    /// Whether the row (`kernel`, `shape`) passes the filter: a substring of the kernel name, or of
+    /// "kernel shape" (e.g. `--filter "matmul_naive 512"`).
+    pub fn wants_row(&self, kernel: &str, shape: &str) -> bool {
+        self.filter.as_deref().is_none_or(|f| kernel.contains(f) || format!("{kernel} {shape}").contains(f))
     }
 
     /// Times `run` (which records one or more dispatches): one warm-up, then `reps` runs, each flushed
     /// and timed by summing its dispatches' timestamps; records and prints the median.
     pub fn time(&mut self, kernel: &str, shape: &str, work: Work, mut run: impl FnMut(&Gpu) -> Result<()>) -> Result<Option<BenchRow>> {
-        if !self.wants(kernel) {
+        if !self.wants_row(kernel, shape) {
             return Ok(None);
         }
         let gpu = self.gpu;
@@ -122,6 +130,9 @@ impl<'a> Bench<'a> {
     }
 
     fn print(&self, r: &BenchRow) {
+        if self.quiet {
+            return;
+        }
         let mut out = std::io::stdout().lock();
         let line = if self.json {
             serde_json::to_string(r).unwrap_or_default()
@@ -183,6 +194,14 @@ pub fn peaks(b: &mut Bench) -> Result<()> {
     b.peak_gbps = row.and_then(|r| r.gbps).unwrap_or(f64::NAN);
     b.filter = saved;
     Ok(())
+}
+
+/// The device's FMA ceiling in GFLOP/s, measured as `pretext bench` does (its `peak_fma` row), printing nothing.
+pub fn peak_fma(gpu: &Gpu) -> Result<f64> {
+    let mut b = Bench::new(gpu, None, false);
+    (b.quiet, b.reps) = (true, 3);
+    peaks(&mut b)?;
+    Ok(b.peak_gflops)
 }
 
 /// Measures the cost of an empty dispatch (a 1-workgroup fill of 4 bytes): its GPU time by timestamps, and

@@ -1,7 +1,13 @@
-//! Checkpoints: safetensors files with HuggingFace names, written to a temporary file and renamed.
-//! Loading converts f16/bf16/f64 to f32 and names the file and tensor in every error.
+//! Checkpoints: safetensors files with HuggingFace names, and the writes that a kill at any instant cannot
+//! leave half done (`commit`: files, whole directories, model directories; `steps`: the `step-K/` training
+//! checkpoints of a run). Loading converts f16/bf16/f64 to f32 and names the file and tensor in every error.
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+
+pub mod commit;
+pub mod steps;
+
+pub use commit::{commit_dir, commit_model_dir, write_atomic, MODEL_MARKER};
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
@@ -22,17 +28,6 @@ pub struct TensorFile {
     pub path: PathBuf,
     pub tensors: BTreeMap<String, HostTensor>,
     pub metadata: HashMap<String, String>,
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a crash never
-/// leaves a half-written file under the final name.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
 /// Saves named device tensors (f32, or i32 as i32) as safetensors at `path` (reads them back from the device).

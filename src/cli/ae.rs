@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
+use super::{create_out_dir, CheckpointArgs};
 use crate::data::images::ImageSet;
 use crate::gpu::Gpu;
 use crate::models::autoencoder::{Autoencoder, AutoencoderConfig, Kind};
@@ -35,8 +36,8 @@ pub struct TrainArgs {
     /// 20th image is held out for evaluation.
     #[arg(long, num_args = 1.., required = true)]
     pub data: Vec<PathBuf>,
-    /// Output directory: the model (config.json, model.safetensors, preprocessor_config.json), metrics.jsonl,
-    /// reconstructions-step-K.png at each evaluation, step-K/ checkpoints.
+    /// Output directory: the model (config.json, model.safetensors, preprocessor_config.json, written whole),
+    /// metrics.jsonl, reconstructions-step-K.png at each evaluation, step-K/ checkpoints.
     #[arg(long)]
     pub out: PathBuf,
     /// A JSON object of config.json fields laid over the kind's defaults (see the README's schema).
@@ -64,12 +65,9 @@ pub struct TrainArgs {
     pub lr: f32,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Write OUT/step-K/ every K steps.
-    #[arg(long, default_value_t = 0)]
-    pub save_every: u32,
-    /// Resume from a checkpoint directory written by --save-every (give the same flags).
-    #[arg(long)]
-    pub resume: Option<PathBuf>,
+    /// --save-every K, --keep-last N, --resume DIR (give the same flags as the run resumed).
+    #[command(flatten)]
+    pub checkpoint: CheckpointArgs,
 }
 
 /// `pretext ae reconstruct`.
@@ -169,26 +167,25 @@ pub fn train(gpu: &Gpu, a: &TrainArgs) -> Result<()> {
     if steps == 0 {
         crate::bail!(Invalid, "ae train: --steps must be at least 1");
     }
-    std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
+    create_out_dir(&a.out)?;
     let model = Autoencoder::new(gpu, &config)?;
     let mut task = AutoencoderTask::new(model, train, eval, a.batch)?;
     task.out_dir = Some(a.out.clone());
-    let cfg = TrainConfig {
+    let mut cfg = TrainConfig {
         steps,
         schedule: Schedule { peak_lr: a.lr, min_lr: 0.0, warmup: 0, total: steps, kind: ScheduleKind::Cosine },
         seed: a.seed,
         log_every: 10,
         eval_every: (steps / 10).max(1),
-        save_every: a.save_every,
+        save_every: 0,
+        keep_last: None,
         out_dir: Some(a.out.clone()),
         progress: true,
         phase: format!("ae {}", config.kind.name()),
     };
+    a.checkpoint.configure(&mut cfg);
     let mut trainer = Trainer::new(gpu, cfg, Optimizer::adamw(0.0));
-    if let Some(dir) = &a.resume {
-        trainer.resume(dir, &mut task)?;
-        eprintln!("resumed from {} at step {}", dir.display(), trainer.step);
-    }
+    a.checkpoint.resume(&mut trainer, &mut task)?;
     let start = std::time::Instant::now();
     trainer.run(&mut task)?;
     let seconds = start.elapsed().as_secs_f64();

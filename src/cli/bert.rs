@@ -9,7 +9,9 @@ use crate::data::mlm::MaskSpec;
 use crate::data::tokenizer::Tokenizer;
 use crate::data::vocab;
 use crate::gpu::Gpu;
-use crate::models::bert::{load_params, save_model, Bert, BertConfig, MlmHead};
+use super::{create_out_dir, CheckpointArgs};
+use crate::checkpoint::commit::TempDir;
+use crate::models::bert::{load_params, write_model, Bert, BertConfig, MlmHead};
 use crate::models::heads::Classifier;
 use crate::nn::Init;
 use crate::optim::{Optimizer, Schedule, ScheduleKind};
@@ -42,7 +44,7 @@ pub struct FillMaskArgs {
     /// A HuggingFace BERT directory with a masked-LM head.
     #[arg(long)]
     pub model: PathBuf,
-    /// Predictions per [MASK].
+    /// Predictions per \[MASK\].
     #[arg(long, default_value_t = 5)]
     pub top_k: usize,
     /// One text per line (default: standard input).
@@ -84,12 +86,8 @@ pub struct PretrainArgs {
     pub lr: f32,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Write OUT/step-K/ every K steps.
-    #[arg(long, default_value_t = 0)]
-    pub save_every: u32,
-    /// Resume from a checkpoint directory written by --save-every.
-    #[arg(long)]
-    pub resume: Option<PathBuf>,
+    #[command(flatten)]
+    pub checkpoint: CheckpointArgs,
     /// Vocabulary size when building one from the corpus.
     #[arg(long, default_value_t = 8192)]
     pub vocab: usize,
@@ -117,6 +115,8 @@ pub struct FinetuneArgs {
     /// Longest input in tokens (longer texts are truncated).
     #[arg(long, default_value_t = 128)]
     pub max_len: usize,
+    #[command(flatten)]
+    pub checkpoint: CheckpointArgs,
 }
 
 /// `pretext bert classify`.
@@ -203,9 +203,11 @@ pub fn pretrain(gpu: &Gpu, a: &PretrainArgs) -> Result<()> {
     if a.steps == 0 || a.batch == 0 || a.seq < 8 {
         crate::bail!(Invalid, "bert pretrain: --steps and --batch must be positive and --seq at least 8");
     }
-    std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
+    create_out_dir(&a.out)?;
     let lines = read_lines(&a.corpus)?;
     let mut rng = Rng::new(a.seed);
+    // The vocabulary built from the corpus goes into the model directory with the model, in one commit.
+    let mut words: Option<Vec<String>> = None;
     let (tok, config, file) = match &a.model {
         Some(dir) => {
             let tok = Tokenizer::from_dir(dir)?;
@@ -213,8 +215,11 @@ pub fn pretrain(gpu: &Gpu, a: &PretrainArgs) -> Result<()> {
         }
         None => {
             let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
-            vocab::write(&a.out, &vocab::build(&refs, a.vocab))?;
-            let tok = Tokenizer::from_dir(&a.out)?;
+            let built = vocab::build(&refs, a.vocab);
+            let scratch = TempDir::new(&a.out.join("vocab"))?; // removed at the end of this block
+            vocab::write(scratch.path(), &built)?;
+            let tok = Tokenizer::from_dir(scratch.path())?;
+            words = Some(built);
             let name = a.config.as_deref().unwrap_or("tiny");
             let mut c = if name.ends_with(".json") { BertConfig::from_file(Path::new(name))? } else { BertConfig::preset(name, tok.vocab_size())? };
             c.vocab_size = tok.vocab_size();
@@ -254,22 +259,21 @@ pub fn pretrain(gpu: &Gpu, a: &PretrainArgs) -> Result<()> {
     let mut task = MlmTask { bert, head, train, eval, batch: a.batch, spec, pad: tok.pad_id(), unigram };
     let mut opt = Optimizer::adamw(0.01);
     opt.max_grad_norm = Some(1.0);
-    let cfg = TrainConfig {
+    let mut cfg = TrainConfig {
         steps: a.steps,
         schedule: schedule(a.steps, a.lr),
         seed: a.seed,
         log_every: 10,
         eval_every: (a.steps / 5).max(1),
-        save_every: a.save_every,
+        save_every: 0,
+        keep_last: None,
         out_dir: Some(a.out.clone()),
         progress: true,
         phase: "pretrain".into(),
     };
+    a.checkpoint.configure(&mut cfg);
     let mut trainer = Trainer::new(gpu, cfg, opt);
-    if let Some(dir) = &a.resume {
-        trainer.resume(dir, &mut task)?;
-        eprintln!("resumed from {} at step {}", dir.display(), trainer.step);
-    }
+    a.checkpoint.resume(&mut trainer, &mut task)?;
     let last = trainer.run(&mut task)?; // evaluated at the last step
     let get = |k: &str| last.iter().find(|(n, _)| n == k).map(|(_, v)| *v).unwrap_or(f64::NAN);
     let (loss, acc, uni) = (get("eval_mlm_loss"), get("eval_mlm_accuracy"), get("unigram_accuracy"));
@@ -277,10 +281,14 @@ pub fn pretrain(gpu: &Gpu, a: &PretrainArgs) -> Result<()> {
     params.extend(task.head.params());
     let mut config = config;
     config.architectures = Some(vec!["BertForMaskedLM".into()]);
-    save_model(gpu, &a.out, &config, &params, true)?;
-    if let Some(dir) = &a.model {
-        copy_tokenizer_files(dir, &a.out)?;
-    }
+    checkpoint::commit_model_dir(&a.out, |tmp| {
+        write_model(gpu, tmp, &config, &params, true)?;
+        match (&words, &a.model) {
+            (Some(words), _) => vocab::write(tmp, words),
+            (None, Some(dir)) => copy_tokenizer_files(dir, tmp),
+            (None, None) => Ok(()),
+        }
+    })?;
     println!("held-out masked-LM loss {loss:.4}, masked-token accuracy {:.2}% (unigram baseline {:.2}%)", 100.0 * acc, 100.0 * uni);
     println!("wrote {}", a.out.display());
     Ok(())
@@ -291,6 +299,7 @@ pub fn finetune(gpu: &Gpu, a: &FinetuneArgs) -> Result<()> {
     if a.batch == 0 || !(a.epochs > 0.0) {
         crate::bail!(Invalid, "bert finetune: --batch and --epochs must be positive");
     }
+    create_out_dir(&a.out)?;
     let model = BertPipeline::load(gpu, &a.model)?;
     let train = read_tsv(&a.train)?;
     let eval = read_tsv(&a.eval)?;
@@ -320,25 +329,30 @@ pub fn finetune(gpu: &Gpu, a: &FinetuneArgs) -> Result<()> {
     let steps = ((a.epochs as f64) * (task.train.len() as f64 / a.batch as f64)).ceil().max(1.0) as u32;
     let mut opt = Optimizer::adamw(0.01);
     opt.max_grad_norm = Some(1.0);
-    let cfg = TrainConfig {
+    let mut cfg = TrainConfig {
         steps,
         schedule: schedule(steps, a.lr),
         seed: a.seed,
         log_every: 10,
         eval_every: 0,
         save_every: 0,
+        keep_last: None,
         out_dir: Some(a.out.clone()),
         progress: true,
         phase: "finetune".into(),
     };
+    a.checkpoint.configure(&mut cfg);
     let mut trainer = Trainer::new(gpu, cfg, opt);
+    a.checkpoint.resume(&mut trainer, &mut task)?;
     trainer.run(&mut task)?;
     let e = task.held_out(gpu)?;
     let mut config = model.bert.config.clone();
     config.id2label = Some(labels.iter().enumerate().map(|(i, l)| (i.to_string(), l.clone())).collect());
     config.architectures = Some(vec!["BertForSequenceClassification".into()]);
-    save_model(gpu, &a.out, &config, &task.all_params(), true)?;
-    copy_tokenizer_files(&a.model, &a.out)?;
+    checkpoint::commit_model_dir(&a.out, |tmp| {
+        write_model(gpu, tmp, &config, &task.all_params(), true)?;
+        copy_tokenizer_files(&a.model, tmp)
+    })?;
     let report = serde_json::json!({"accuracy": e.accuracy, "macro_f1": e.macro_f1, "labels": labels, "confusion": e.confusion, "steps": steps});
     checkpoint::write_atomic(&a.out.join("eval.json"), report.to_string().as_bytes())?;
     println!("eval accuracy {:.2}%  macro-F1 {:.4}  ({} examples)", 100.0 * e.accuracy, e.macro_f1, task.eval.len());

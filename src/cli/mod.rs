@@ -1,8 +1,11 @@
 //! The `pretext` command line: thin clap commands over the library.
+use std::path::{Path, PathBuf};
+
 use clap::{Args, Parser, Subcommand};
 
 use crate::gpu::{Gpu, GpuOptions};
-use crate::Result;
+use crate::train::{Resumed, Task, TrainConfig, Trainer};
+use crate::{Error, Result};
 
 pub mod ae;
 pub mod bert;
@@ -30,6 +33,55 @@ pub struct DeviceArgs {
     /// Time every kernel with GPU timestamps and print a per-kernel table at the end.
     #[arg(long, global = true)]
     pub profile: bool,
+    /// An optional feature not to use even where the adapter has it (repeatable), e.g. `--disable subgroups`
+    /// to run every kernel family's portable variant.
+    #[arg(long, global = true, value_name = "FEATURE")]
+    pub disable: Vec<String>,
+}
+
+/// Checkpoint options of every training command (`#[command(flatten)]` them).
+#[derive(Args, Debug, Clone, Default)]
+pub struct CheckpointArgs {
+    /// Write OUT/step-K/ every K steps (0: never). Each appears whole or not at all, even if the run is killed.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub save_every: u32,
+    /// Keep only the newest N step-K/ checkpoints (default: all); older ones are deleted once a newer one is complete.
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    pub keep_last: Option<usize>,
+    /// Resume from a run's output directory (its newest complete step-K/) or from OUT/step-K.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+}
+
+fn at_least_one(s: &str) -> std::result::Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("expected a whole number of checkpoints, at least 1, got {s:?}")),
+    }
+}
+
+impl CheckpointArgs {
+    /// Copies `--save-every` and `--keep-last` into `config`.
+    pub fn configure(&self, config: &mut TrainConfig) {
+        config.save_every = self.save_every;
+        config.keep_last = self.keep_last;
+    }
+
+    /// Resumes `trainer` and `task` when `--resume` was given, and says on stderr from which checkpoint and step.
+    pub fn resume(&self, trainer: &mut Trainer, task: &mut dyn Task) -> Result<Option<Resumed>> {
+        let Some(path) = &self.resume else { return Ok(None) };
+        let r = trainer.resume(path, task)?;
+        eprintln!("resumed from {} at step {}", r.dir.display(), r.step);
+        Ok(Some(r))
+    }
+}
+
+/// Creates a command's output directory; an existing file in its place is a clear error.
+pub fn create_out_dir(out: &Path) -> Result<()> {
+    if out.exists() && !out.is_dir() {
+        crate::bail!(Io, "{}: exists and is not a directory; --out needs a directory", out.display());
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))
 }
 
 /// The commands.
@@ -43,7 +95,7 @@ pub enum Command {
     },
     /// Measure the device's peaks and every kernel (GFLOP/s, GB/s, % of peak).
     Bench {
-        /// Only kernels whose name contains this.
+        /// Only rows whose kernel name, or "kernel shape", contains this (e.g. "matmul", "matmul_naive 512").
         #[arg(long)]
         filter: Option<String>,
         /// One JSON object per line.
@@ -53,27 +105,25 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         reps: usize,
     },
-    /// The main job: pretrain a tiny BERT on Jane Austen, fine-tune it to name the novel, compare with no pretraining.
+    /// The main job: every family pretrains on bundled data and transfers, against a baseline with the same budget.
     Demo {
-        /// Output directory (summary.json, metrics.jsonl, loss.png, checkpoints).
+        /// text, mae, contrastive, ae, or all.
+        #[arg(default_value = "all")]
+        family: String,
+        /// Output directory (summary.json, report.html, a directory per family).
         #[arg(long, default_value = "runs/demo")]
         out: std::path::PathBuf,
         /// tiny, small or base (default: tiny on a CPU adapter, small on a GPU).
         #[arg(long)]
         preset: Option<String>,
-        /// Override the pretraining steps.
-        #[arg(long)]
-        pretrain_steps: Option<u32>,
-        /// Override the fine-tuning steps.
-        #[arg(long)]
-        finetune_steps: Option<u32>,
-        /// Override any preset field, e.g. `--set finetune_lr=5e-4` (repeatable; see summary.json's config).
+        /// Change a setting: `KEY=VALUE` for every family that has it, `FAMILY.KEY=VALUE` for one (repeatable;
+        /// the settings are in summary.json), e.g. `--set seed=2 --set text.finetune_lr=5e-4`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
     /// Embed texts with a BERT model: one JSON object per input line.
     Embed(bert::EmbedArgs),
-    /// Predict the [MASK] tokens of each input line: one JSON object per line.
+    /// Predict the \[MASK\] tokens of each input line: one JSON object per line.
     FillMask(bert::FillMaskArgs),
     /// Pretrain, fine-tune or apply BERT models.
     #[command(subcommand)]
@@ -88,7 +138,17 @@ pub enum Command {
 
 /// Opens the device the arguments ask for.
 pub fn open_gpu(args: &DeviceArgs) -> Result<Gpu> {
-    Gpu::new(&GpuOptions { backend: args.backend.clone(), adapter_name: args.adapter.clone(), profile: args.profile })
+    let mut disable = wgpu::Features::empty();
+    for name in &args.disable {
+        disable |= crate::gpu::parse_feature(name)?;
+    }
+    Gpu::new(&GpuOptions {
+        backend: args.backend.clone(),
+        adapter_name: args.adapter.clone(),
+        profile: args.profile,
+        disable,
+        limits: None,
+    })
 }
 
 /// Runs the command line; returns the process exit code.
@@ -112,16 +172,10 @@ fn run(cli: &Cli) -> Result<()> {
             b.reps = (*reps).max(1);
             crate::bench::run_all(&mut b)?;
         }
-        Command::Demo { out, preset, pretrain_steps, finetune_steps, set } => {
-            let name = preset.clone().unwrap_or_else(|| crate::demo::DemoConfig::preset_for(&gpu).to_string());
-            let mut c = crate::demo::DemoConfig::preset(&name)?.with_overrides(set)?;
-            if let Some(s) = pretrain_steps {
-                c.pretrain_steps = *s;
-            }
-            if let Some(s) = finetune_steps {
-                c.finetune_steps = *s;
-            }
-            crate::demo::run(&gpu, &c, out, true)?;
+        Command::Demo { family, out, preset, set } => {
+            let preset = preset.clone().unwrap_or_else(|| crate::demo::preset_for(&gpu).to_string());
+            let demo = crate::demo::Demo { gpu: &gpu, out: out.clone(), preset, progress: true };
+            crate::demo::run(&demo, family, &crate::demo::Overrides::parse(set)?)?;
         }
         Command::Embed(a) => bert::embed(&gpu, a)?,
         Command::FillMask(a) => bert::fill_mask(&gpu, a)?,
@@ -141,10 +195,20 @@ fn run(cli: &Cli) -> Result<()> {
     Ok(())
 }
 
+/// `pretext info --json`: the device report and the kernel variants in one object.
+#[derive(serde::Serialize)]
+struct InfoJson<'a> {
+    #[serde(flatten)]
+    device: &'a crate::gpu::DeviceReport,
+    variants: crate::kernels::variants::Variants,
+}
+
 fn info(gpu: &Gpu, json: bool) -> Result<()> {
     let r = gpu.report();
+    let v = crate::kernels::variants::variants(gpu);
     if json {
-        println!("{}", serde_json::to_string(r).map_err(|e| crate::Error::Invalid(e.to_string()))?);
+        let j = InfoJson { device: r, variants: v };
+        println!("{}", serde_json::to_string(&j).map_err(|e| crate::Error::Invalid(e.to_string()))?);
         return Ok(());
     }
     let mib = |b: u64| format!("{} MiB", b >> 20);
@@ -163,5 +227,13 @@ fn info(gpu: &Gpu, json: bool) -> Result<()> {
     println!("  uniform offset alignment    {}", r.min_uniform_buffer_offset_alignment);
     println!("  subgroup size               {}..{}", r.subgroup_min_size, r.subgroup_max_size);
     println!("  timestamp period            {} ns", r.timestamp_period_ns);
+    println!("variants");
+    println!("  matmul                      {}", v.matmul);
+    println!("  attention                   {}", v.attention);
+    println!("  norm/softmax row workgroup  {} invocations", v.row_workgroup);
+    for m in &v.feature_modules {
+        let status = if m.available { "compiled here" } else { "not available: portable variant used" };
+        println!("  {:<28}needs {}: {status}", format!("shaders/{}.wgsl", m.name), m.requires.join(", "));
+    }
     Ok(())
 }

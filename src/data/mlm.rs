@@ -1,5 +1,5 @@
 //! Dynamic masking for masked language modelling (BERT): 15% of the non-special tokens of each sequence are
-//! chosen; of those 80% become [MASK], 10% a random token, 10% stay; the model predicts the originals.
+//! chosen; of those 80% become \[MASK\], 10% a random token, 10% stay; the model predicts the originals.
 use crate::rng::Rng;
 
 /// The special-token ids and vocabulary size masking needs.

@@ -7,7 +7,7 @@
 //!   BertNormalizer(clean_text, tokenize_chinese_chars = true, strip_accents = null → follows lowercase,
 //!   do_lower_case = true) → BertPreTokenizer (whitespace, then every punctuation char alone) →
 //!   WordPiece(`##` pieces, `[UNK]`, words over 100 chars → `[UNK]`) → `[CLS] … [SEP]`; the five special tokens
-//!   are matched whole in the raw text, before normalisation (so "[MASK]" in a text is the mask id).
+//!   are matched whole in the raw text, before normalisation (so "\[MASK\]" in a text is the mask id).
 //!
 //! Special token names come from `tokenizer_config.json` (`cls_token`, ...) when it has them, else BERT's.
 use crate::{Error, Result};
@@ -94,7 +94,7 @@ impl Tokenizer {
             .collect()
     }
 
-    /// The id of one token string (exact match, e.g. "##ing" or "[MASK]"), if it is in the vocabulary.
+    /// The id of one token string (exact match, e.g. "##ing" or "\[MASK\]"), if it is in the vocabulary.
     pub fn token_to_id(&self, token: &str) -> Option<i32> {
         self.inner.token_to_id(token).and_then(|id| i32::try_from(id).ok())
     }

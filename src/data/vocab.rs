@@ -1,5 +1,5 @@
 //! Builds a word-level WordPiece vocabulary from a corpus (for models trained from scratch): the special
-//! tokens, every character seen (alone and as a `##` continuation, so no word is ever [UNK]), then the
+//! tokens, every character seen (alone and as a `##` continuation, so no word is ever \[UNK\]), then the
 //! most frequent lower-cased words. Written as a BERT `vocab.txt` + `tokenizer_config.json`.
 use std::collections::HashMap;
 use std::path::Path;

@@ -1,10 +1,14 @@
-//! `pretext demo`: pretrain a tiny BERT with masked-LM on Jane Austen's novels (training chapters only),
+//! The text recipe: pretrain a tiny BERT with masked-LM on Jane Austen's novels (training chapters only),
 //! then fine-tune it to tell which novel a passage comes from, against the same model fine-tuned from random
 //! init with the same budget. Test passages come from held-out chapters.
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Instant;
 
 use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::{Demo, FamilyReport, PhaseSpec, Picture, Recipe};
 
 use crate::data::austen::{self, Chapter};
 use crate::data::corpus::pack;
@@ -12,23 +16,38 @@ use crate::data::mlm::MaskSpec;
 use crate::data::tokenizer::Tokenizer;
 use crate::data::vocab;
 use crate::gpu::Gpu;
-use crate::models::bert::{save_model, Bert, BertConfig, MlmHead};
+use crate::models::bert::{write_model, Bert, BertConfig, MlmHead};
 use crate::models::heads::Classifier;
 use crate::nn::Init;
-use crate::optim::{Optimizer, Schedule, ScheduleKind};
 use crate::plot::{self, Panel, Series};
 use crate::rng::Rng;
 use crate::tasks::{most_frequent, ClassifyTask, MlmTask};
-use crate::train::{LogRow, TrainConfig, Trainer};
+use crate::train::LogRow;
 use crate::{Error, Result};
 
 /// The bundled corpus (public domain).
 const AUSTEN: &[u8] = include_bytes!("../../assets/austen.txt.gz");
 
-/// Sizes and budgets of a demo run.
+/// The recipe: `pretext demo text`.
+pub const RECIPE: Recipe = Recipe {
+    name: "text",
+    about: "masked-LM on Austen's novels, then which novel a passage comes from (BERT)",
+    settings: settings,
+    run: run_settings,
+};
+
+fn settings(preset: &str) -> crate::Result<Value> {
+    serde_json::to_value(TextConfig::preset(preset)?).map_err(|e| Error::Invalid(e.to_string()))
+}
+
+fn run_settings(demo: &Demo, v: Value) -> crate::Result<FamilyReport> {
+    let c: TextConfig = serde_json::from_value(v).map_err(|e| Error::Invalid(format!("demo text settings: {e}")))?;
+    run(demo, &c)
+}
+
+/// Sizes and budgets of the text recipe.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
-pub struct DemoConfig {
-    pub preset: String,
+pub struct TextConfig {
     pub hidden: usize,
     pub layers: usize,
     pub heads: usize,
@@ -59,16 +78,15 @@ pub struct DemoConfig {
     pub seed: u64,
 }
 
-impl DemoConfig {
+impl TextConfig {
     /// "tiny" (CPU adapters), "small" (a discrete GPU) or "base".
-    pub fn preset(name: &str) -> Result<DemoConfig> {
+    pub fn preset(name: &str) -> Result<TextConfig> {
         // Sized for a CPU adapter's 10 minutes (about 8 on lavapipe with 2 cores), from a search in PyTorch
         // (scripts/demo_reference.py; README, "What transfers"): a wider model (hidden 128; a 2x FFN costs less
         // than 4x for the same masked-token accuracy), a short fine-tuning on many labels (200 steps of 32 over
         // all training passages), and the pretrained encoder layers re-initialised: at this scale what masked-LM
         // pretraining gives this task is its word embeddings; its layers, kept, cost as much as they give.
-        let tiny = DemoConfig {
-            preset: "tiny".into(),
+        let tiny = TextConfig {
             hidden: 128,
             layers: 2,
             heads: 2,
@@ -92,50 +110,14 @@ impl DemoConfig {
         };
         Ok(match name {
             "tiny" => tiny,
-            "small" => DemoConfig { preset: "small".into(), hidden: 256, layers: 4, heads: 4, ffn: 1024, vocab: 8192, seq: 128, batch: 32, passage_words: 96, pretrain_steps: 4000, pretrain_lr: 1e-3, init_std: 0.02, finetune_steps: 600, finetune_batch: 32, finetune_lr: 3e-4, max_test: 4000, reinit_layers: 0, ..tiny },
-            "base" => DemoConfig { preset: "base".into(), hidden: 512, layers: 8, heads: 8, ffn: 2048, vocab: 8192, seq: 128, batch: 64, passage_words: 96, pretrain_steps: 10000, pretrain_lr: 5e-4, init_std: 0.02, finetune_steps: 1500, finetune_batch: 32, finetune_lr: 1e-4, max_test: 100000, reinit_layers: 0, ..tiny },
+            "small" => TextConfig { hidden: 256, layers: 4, heads: 4, ffn: 1024, vocab: 8192, seq: 128, batch: 32, passage_words: 96, pretrain_steps: 4000, pretrain_lr: 1e-3, init_std: 0.02, finetune_steps: 600, finetune_batch: 32, finetune_lr: 3e-4, max_test: 4000, reinit_layers: 0, ..tiny },
+            "base" => TextConfig { hidden: 512, layers: 8, heads: 8, ffn: 2048, vocab: 8192, seq: 128, batch: 64, passage_words: 96, pretrain_steps: 10000, pretrain_lr: 5e-4, init_std: 0.02, finetune_steps: 1500, finetune_batch: 32, finetune_lr: 1e-4, max_test: 100000, reinit_layers: 0, ..tiny },
             other => crate::bail!(Invalid, "unknown demo preset {other:?}: expected tiny, small or base"),
         })
     }
-
-    /// This config with `key=value` overrides applied (keys are the field names of `summary.json`'s config).
-    pub fn with_overrides(self, sets: &[String]) -> Result<DemoConfig> {
-        let mut v = serde_json::to_value(&self).map_err(|e| Error::Invalid(e.to_string()))?;
-        for s in sets {
-            let (k, val) = s.split_once('=').ok_or_else(|| Error::Invalid(format!("--set {s:?}: expected KEY=VALUE")))?;
-            let slot = v.get_mut(k).ok_or_else(|| Error::Invalid(format!("--set: unknown demo setting {k:?}")))?;
-            *slot = serde_json::from_str(val).unwrap_or_else(|_| serde_json::Value::String(val.to_string()));
-        }
-        serde_json::from_value(v).map_err(|e| Error::Invalid(format!("--set: {e}")))
-    }
-
-    /// The preset name that suits the device: tiny on a CPU adapter, small on a GPU.
-    pub fn preset_for(gpu: &Gpu) -> &'static str {
-        if gpu.is_cpu() { "tiny" } else { "small" }
-    }
 }
 
-/// What the demo measured (`summary.json`).
-#[derive(Debug, Clone, Serialize)]
-pub struct DemoSummary {
-    pub pretrained_accuracy: f64,
-    pub scratch_accuracy: f64,
-    pub pretrained_macro_f1: f64,
-    pub scratch_macro_f1: f64,
-    pub mlm_accuracy: f64,
-    pub mlm_unigram_accuracy: f64,
-    pub mlm_loss: f64,
-    pub seconds: f64,
-    pub seconds_pretrain: f64,
-    pub seconds_finetune_pretrained: f64,
-    pub seconds_finetune_scratch: f64,
-    pub device: String,
-    pub train_passages: usize,
-    pub test_passages: usize,
-    pub config: DemoConfig,
-}
-
-fn bert_config(c: &DemoConfig) -> BertConfig {
+fn bert_config(c: &TextConfig) -> BertConfig {
     BertConfig {
         vocab_size: c.vocab,
         hidden_size: c.hidden,
@@ -151,21 +133,16 @@ fn bert_config(c: &DemoConfig) -> BertConfig {
     }
 }
 
-fn train_config(c: &DemoConfig, phase: &str, steps: u32, lr: f32, out: &Path, progress: bool, save_every: u32) -> TrainConfig {
-    TrainConfig {
-        steps,
-        schedule: Schedule { peak_lr: lr, min_lr: 0.0, warmup: steps / 10, total: steps, kind: ScheduleKind::Linear },
-        seed: c.seed,
-        log_every: 10,
-        eval_every: 0,
-        save_every,
-        out_dir: Some(out.to_path_buf()),
-        progress,
-        phase: phase.into(),
-    }
+/// Writes a model directory with `vocab.txt` from `vocab_dir`, in one commit (complete once config.json exists).
+fn save_with_vocab(gpu: &Gpu, dir: &Path, config: &BertConfig, params: &[&crate::nn::Param], vocab_dir: &Path) -> Result<()> {
+    crate::checkpoint::commit_model_dir(dir, |tmp| {
+        write_model(gpu, tmp, config, params, true)?;
+        let vocab = vocab_dir.join("vocab.txt");
+        std::fs::copy(&vocab, tmp.join("vocab.txt")).map(|_| ()).map_err(|e| Error::io(&vocab, e))
+    })
 }
 
-fn examples(tok: &Tokenizer, chapters: &[&Chapter], c: &DemoConfig) -> Result<Vec<(Vec<i32>, usize)>> {
+fn examples(tok: &Tokenizer, chapters: &[&Chapter], c: &TextConfig) -> Result<Vec<(Vec<i32>, usize)>> {
     let mut out = Vec::new();
     for ch in chapters {
         for p in austen::passages(&ch.text, c.passage_words) {
@@ -180,10 +157,11 @@ fn examples(tok: &Tokenizer, chapters: &[&Chapter], c: &DemoConfig) -> Result<Ve
     Ok(out)
 }
 
-/// Runs the whole demo into `out`, printing progress and a table; returns the summary.
-pub fn run(gpu: &Gpu, c: &DemoConfig, out: &Path, progress: bool) -> Result<DemoSummary> {
+/// Runs the text recipe into `demo.out/text/`: pretraining, both fine-tunings, the loss plot; returns its report.
+pub fn run(demo: &Demo, c: &TextConfig) -> Result<FamilyReport> {
     let started = Instant::now();
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let gpu = demo.gpu;
+    let out = demo.dir("text")?;
     let metrics = out.join("metrics.jsonl");
     if metrics.exists() {
         std::fs::remove_file(&metrics).map_err(|e| Error::io(&metrics, e))?;
@@ -202,6 +180,7 @@ pub fn run(gpu: &Gpu, c: &DemoConfig, out: &Path, progress: bool) -> Result<Demo
     let texts: Vec<&str> = train_ch.iter().map(|c| c.text.as_str()).collect();
     vocab::write(&vocab_dir, &vocab::build(&texts, c.vocab))?;
     let tok = Tokenizer::from_dir(&vocab_dir)?;
+    let settings = serde_json::to_value(c).map_err(|e| Error::Invalid(e.to_string()))?;
     let mut c = c.clone();
     c.vocab = tok.vocab_size();
     let special: Vec<i32> = tok.special_ids();
@@ -228,29 +207,25 @@ pub fn run(gpu: &Gpu, c: &DemoConfig, out: &Path, progress: bool) -> Result<Demo
     let bert = Bert::new(gpu, &config, &mut rng)?;
     let head = MlmHead::new(gpu, &config, &mut rng)?;
     let mut mlm = MlmTask { bert, head, train: train_seqs, eval: eval_seqs, batch: c.batch, spec, pad: tok.pad_id(), unigram };
-    println!("device      {}", gpu.name());
     println!("data        {} training chapters, {} test chapters; {} pretraining sequences of {} tokens", train_ch.len(), test_ch.len(), mlm.train.len(), c.seq);
 
-    let t0 = Instant::now();
-    let mut opt = Optimizer::adamw(0.01);
-    opt.max_grad_norm = Some(1.0);
     let pre_dir = out.join("pretrain");
-    let mut trainer = Trainer::new(gpu, train_config(&c, "pretrain", c.pretrain_steps, c.pretrain_lr, out, progress, 100), opt);
-    if c.pretrained_from.is_empty() {
-        trainer.run(&mut mlm)?;
+    let pretrain_history = if c.pretrained_from.is_empty() {
+        let mut spec = PhaseSpec::adamw(c.pretrain_steps, c.pretrain_lr, c.seed);
+        spec.save_every = 100;
+        demo.train("text", "pretrain", &mut mlm, spec)?.history
     } else {
         let file = crate::checkpoint::load(&Path::new(&c.pretrained_from).join("model.safetensors"))?;
         let mut params = mlm.bert.params();
         params.extend(mlm.head.params());
         crate::models::bert::load_params(gpu, &file, &params)?;
-    }
+        Vec::new()
+    };
     let (mlm_loss, mlm_acc, uni_acc) = mlm.held_out(gpu)?;
     let mut params = mlm.bert.params();
     params.extend(mlm.head.params());
-    save_model(gpu, &pre_dir, &config, &params, true)?;
-    std::fs::copy(vocab_dir.join("vocab.txt"), pre_dir.join("vocab.txt")).map_err(|e| Error::io(&pre_dir, e))?;
-    let pretrain_history = trainer.history.clone();
-    let secs_pre = t0.elapsed().as_secs_f64();
+    save_with_vocab(gpu, &pre_dir, &config, &params, &vocab_dir)?;
+    let secs_pre = started.elapsed().as_secs_f64();
 
     // Fine-tuning data.
     let mut train_ex = examples(&tok, &train_ch, &c)?;
@@ -269,22 +244,17 @@ pub fn run(gpu: &Gpu, c: &DemoConfig, out: &Path, progress: bool) -> Result<Demo
     test_ex = test_ex.into_iter().step_by(stride).collect();
 
     let finetune = |name: &str, bert: Bert| -> Result<(f64, f64, Vec<LogRow>, f64)> {
-        let t = Instant::now();
         let mut hrng = Rng::new(c.seed ^ 0xF1);
         let head = Classifier::new(gpu, "classifier", config.hidden_size, austen::NOVELS.len(), Init::Normal(config.initializer_range), &mut hrng)?;
         let mut task = ClassifyTask::new(bert, head, train_ex.clone(), test_ex.clone(), c.finetune_batch, 0.1);
         task.probe_steps = c.probe_steps;
-        let mut opt = Optimizer::adamw(0.01);
-        opt.max_grad_norm = Some(1.0);
-        let mut tr = Trainer::new(gpu, train_config(&c, name, c.finetune_steps, c.finetune_lr, out, progress, 0), opt);
-        tr.run(&mut task)?;
+        let phase = demo.train("text", name, &mut task, PhaseSpec::adamw(c.finetune_steps, c.finetune_lr, c.seed))?;
         let e = task.held_out(gpu)?;
         let dir = out.join(name);
         let mut cfg = config.clone();
         cfg.id2label = Some(austen::NOVELS.iter().enumerate().map(|(i, n)| (i.to_string(), n.to_string())).collect());
-        save_model(gpu, &dir, &cfg, &task.all_params(), true)?;
-        std::fs::copy(vocab_dir.join("vocab.txt"), dir.join("vocab.txt")).map_err(|e| Error::io(&dir, e))?;
-        Ok((e.accuracy, e.macro_f1, tr.history, t.elapsed().as_secs_f64()))
+        save_with_vocab(gpu, &dir, &cfg, &task.all_params(), &vocab_dir)?;
+        Ok((e.accuracy, e.macro_f1, phase.history, phase.seconds))
     };
     // Re-initialised layers get the from-scratch model's initial weights, in tensors of their own (training
     // updates parameters in place, so the two models must share none).
@@ -317,41 +287,39 @@ pub fn run(gpu: &Gpu, c: &DemoConfig, out: &Path, progress: bool) -> Result<Demo
         1200,
         480,
     )?;
-
-    let s = DemoSummary {
-        pretrained_accuracy: pre_acc,
-        scratch_accuracy: scr_acc,
-        pretrained_macro_f1: pre_f1,
-        scratch_macro_f1: scr_f1,
-        mlm_accuracy: mlm_acc,
-        mlm_unigram_accuracy: uni_acc,
-        mlm_loss,
+    println!(
+        "text        held-out masked-token accuracy {:.1}% (unigram baseline {:.1}%); novel accuracy {:.1}% pretrained, {:.1}% from scratch{}",
+        100.0 * mlm_acc,
+        100.0 * uni_acc,
+        100.0 * pre_acc,
+        100.0 * scr_acc,
+        if c.reinit_layers > 0 { format!(" (top {} of {} encoder layers re-initialised before fine-tuning)", c.reinit_layers.min(c.layers), c.layers) } else { String::new() }
+    );
+    let extra: BTreeMap<String, Value> = [
+        ("mlm_accuracy", json!(mlm_acc)),
+        ("mlm_unigram_accuracy", json!(uni_acc)),
+        ("mlm_loss", json!(mlm_loss)),
+        ("pretrained_macro_f1", json!(pre_f1)),
+        ("baseline_macro_f1", json!(scr_f1)),
+        ("seconds_pretrain", json!(secs_pre)),
+        ("seconds_finetune_pretrained", json!(secs_ft_pre)),
+        ("seconds_finetune_scratch", json!(secs_ft_scr)),
+        ("train_passages", json!(train_ex.len())),
+        ("test_passages", json!(test_ex.len())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    Ok(FamilyReport {
+        metric: "held-out novel accuracy".into(),
+        pretrained: pre_acc,
+        baseline: scr_acc,
+        baseline_kind: "scratch".into(),
+        labels_per_class: (c.labelled_per_novel > 0).then_some(c.labelled_per_novel),
         seconds: started.elapsed().as_secs_f64(),
-        seconds_pretrain: secs_pre,
-        seconds_finetune_pretrained: secs_ft_pre,
-        seconds_finetune_scratch: secs_ft_scr,
-        device: gpu.name(),
-        train_passages: train_ex.len(),
-        test_passages: test_ex.len(),
-        config: c.clone(),
-    };
-    let json = serde_json::to_string_pretty(&s).map_err(|e| Error::Invalid(e.to_string()))?;
-    crate::checkpoint::write_atomic(&out.join("summary.json"), json.as_bytes())?;
-    println!();
-    println!("{:<34} {:>10}", "", "result");
-    println!("{:<34} {:>9.1}%", "novel accuracy, pretrained", 100.0 * pre_acc);
-    println!("{:<34} {:>9.1}%", "novel accuracy, from scratch", 100.0 * scr_acc);
-    println!("{:<34} {:>+9.1} pts", "gain from pretraining", 100.0 * (pre_acc - scr_acc));
-    println!("{:<34} {:>9.1}%  (unigram baseline {:.1}%)", "held-out masked-token accuracy", 100.0 * mlm_acc, 100.0 * uni_acc);
-    println!("{:<34} {:>9.1} s", "pretraining", secs_pre);
-    println!("{:<34} {:>9.1} s", "fine-tuning (pretrained)", secs_ft_pre);
-    println!("{:<34} {:>9.1} s", "fine-tuning (from scratch)", secs_ft_scr);
-    println!("{:<34} {:>9.1} s", "total", s.seconds);
-    println!("{:<34} {}", "device", s.device);
-    if c.reinit_layers > 0 {
-        let n = c.reinit_layers.min(c.layers);
-        println!("(the pretrained model was fine-tuned with its top {n} of {} encoder layers re-initialised: reinit_layers)", c.layers);
-    }
-    println!("wrote {}", PathBuf::from(out).join("summary.json").display());
-    Ok(s)
+        command: demo.command("text", &settings)?,
+        pictures: vec![Picture { file: "text/loss.png".into(), caption: "Masked-LM pretraining loss, and the two fine-tunings' losses".into() }],
+        settings,
+        extra,
+    })
 }

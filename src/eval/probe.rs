@@ -206,6 +206,7 @@ pub fn linear_probe(
         log_every: 100,
         eval_every: 0,
         save_every: 0,
+        keep_last: None,
         out_dir: None,
         progress: cfg.progress,
         phase: "probe".into(),

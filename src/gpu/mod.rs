@@ -2,6 +2,7 @@
 pub mod pipelines;
 pub mod pool;
 pub mod recorder;
+mod serial;
 pub mod shaders;
 pub mod timing;
 
@@ -22,6 +23,12 @@ pub struct GpuOptions {
     pub adapter_name: Option<String>,
     /// Time every dispatch (GPU timestamps where the adapter has them).
     pub profile: bool,
+    /// Optional features not to enable even where the adapter has them: `wgpu::Features::SUBGROUP` opens the
+    /// device as an adapter without subgroups would be, so every kernel family takes its portable variant.
+    pub disable: wgpu::Features,
+    /// Adjusts the limits requested from the adapter (None: all the adapter offers); each must stay within
+    /// the adapter's. Tests lower `max_storage_buffers_per_shader_stage` to WebGPU's default of 8.
+    pub limits: Option<fn(wgpu::Limits) -> wgpu::Limits>,
 }
 
 /// What the engine got from the adapter: printed by `pretext info`.
@@ -71,6 +78,16 @@ pub struct Gpu {
     pub(crate) rec: Mutex<recorder::Recording>,
     errors: Arc<Mutex<Vec<String>>>,
     poison: std::sync::atomic::AtomicBool,
+    /// One thread at a time in wgpu on the GL back end (see `serial`).
+    pub(crate) serial: serial::Serial,
+}
+
+/// The optional feature named `name` as `pretext info` prints it (e.g. "subgroups").
+pub fn parse_feature(name: &str) -> Result<wgpu::Features> {
+    WANTED.iter().find(|(_, n)| *n == name).map(|(f, _)| *f).ok_or_else(|| {
+        let known: Vec<&str> = WANTED.iter().map(|(_, n)| *n).collect();
+        Error::Invalid(format!("unknown feature {name:?}: expected one of {}", known.join(", ")))
+    })
 }
 
 fn parse_backend(name: &str) -> Result<wgpu::Backends> {
@@ -137,11 +154,14 @@ impl Gpu {
         let have = adapter.features();
         let mut features = wgpu::Features::empty();
         for (f, _) in WANTED {
-            if have.contains(*f) {
+            if have.contains(*f) && !opts.disable.contains(*f) {
                 features |= *f;
             }
         }
-        let limits = adapter.limits();
+        let limits = match opts.limits {
+            Some(adjust) => adjust(adapter.limits()),
+            None => adapter.limits(),
+        };
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("pretext"),
             required_features: features,
@@ -188,6 +208,8 @@ impl Gpu {
         };
         let pool = Arc::new(Pool::new(device.clone(), limits.max_buffer_size));
         let rec = recorder::Recording::new(&device, &limits, features, opts.profile);
+        let serial = serial::Serial::new(info.backend == wgpu::Backend::Gl);
+        let pipelines = pipelines::PipelineCache::new(features, format!("{} ({:?})", info.name, info.backend));
         Ok(Gpu {
             device,
             queue,
@@ -196,10 +218,11 @@ impl Gpu {
             info,
             report,
             pool,
-            pipelines: pipelines::PipelineCache::default(),
+            pipelines,
             rec: Mutex::new(rec),
             errors,
             poison: Default::default(),
+            serial,
         })
     }
 
@@ -228,6 +251,12 @@ impl Gpu {
         self.info.device_type == wgpu::DeviceType::Cpu
     }
 
+    /// Whether shader module `shader` (a file stem of `shaders/`) can be compiled here: it exists and the device
+    /// has every feature its `// requires:` line names. Variant rules ask this before picking a module.
+    pub fn supports(&self, shader: &str) -> bool {
+        self.pipelines.supports(shader)
+    }
+
     /// The subgroup size kernels may rely on (the minimum the adapter reports), or None without subgroups.
     pub fn subgroup_size(&self) -> Option<u32> {
         self.has(wgpu::Features::SUBGROUP).then_some(self.info.subgroup_min_size)
@@ -250,6 +279,7 @@ impl Gpu {
 
     /// A pooled buffer of at least `bytes` bytes; errors if larger than a storage binding may be.
     pub fn alloc(&self, bytes: u64) -> Result<PooledBuffer> {
+        let _serial = self.serial.enter();
         let max = self.limits.max_storage_buffer_binding_size;
         if bytes > max {
             return Err(Error::Gpu(format!(

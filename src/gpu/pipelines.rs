@@ -1,4 +1,6 @@
 //! Pipeline cache: each (shader, entry point, override constants) is compiled once; layouts are built once per binding shape.
+//! A shader module that needs an adapter feature the device lacks (`// requires:` in its file) is refused
+//! here with an error naming the module and the feature, before wgpu sees it.
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -20,8 +22,11 @@ pub struct Layout {
 }
 
 /// Compiled pipelines, shader modules and layouts of one device.
-#[derive(Default)]
 pub struct PipelineCache {
+    /// The optional features the device was opened with.
+    features: wgpu::Features,
+    /// "adapter (backend)", for errors.
+    adapter: String,
     modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
     layouts: Mutex<HashMap<(usize, usize), Arc<Layout>>>,
     pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
@@ -32,6 +37,37 @@ fn poisoned<T>(_: T) -> Error {
 }
 
 impl PipelineCache {
+    /// An empty cache for a device opened with `features` on `adapter` ("name (backend)").
+    pub fn new(features: wgpu::Features, adapter: String) -> PipelineCache {
+        PipelineCache {
+            features,
+            adapter,
+            modules: Mutex::default(),
+            layouts: Mutex::default(),
+            pipelines: Mutex::default(),
+        }
+    }
+
+    /// Whether shader module `shader` exists and the device has every feature it requires.
+    pub fn supports(&self, shader: &str) -> bool {
+        shaders::get(shader).is_some_and(|s| self.features.contains(s.requires))
+    }
+
+    /// The module `shader`, or an error naming a missing file or the features the device lacks.
+    fn check(&self, shader: &str) -> Result<&'static shaders::Shader> {
+        let s = shaders::get(shader).ok_or_else(|| Error::Gpu(format!("no shader file shaders/{shader}.wgsl")))?;
+        let missing = s.requires.difference(self.features);
+        if !missing.is_empty() {
+            return Err(Error::Gpu(format!(
+                "shaders/{shader}.wgsl requires the adapter feature(s) {}, which {} does not have: use the \
+                 portable variant of this kernel family (chosen by default; see `pretext info`)",
+                shaders::feature_names(missing).join(", "),
+                self.adapter
+            )));
+        }
+        Ok(s)
+    }
+
     /// Number of pipelines compiled so far.
     pub fn len(&self) -> usize {
         self.pipelines.lock().map(|p| p.len()).unwrap_or(0)
@@ -108,8 +144,7 @@ impl PipelineCache {
             match modules.get(shader) {
                 Some(m) => m.clone(),
                 None => {
-                    let src = shaders::source(shader)
-                        .ok_or_else(|| Error::Gpu(format!("no shader file shaders/{shader}.wgsl")))?;
+                    let src = self.check(shader)?.source;
                     let m = device.create_shader_module(wgpu::ShaderModuleDescriptor {
                         label: Some(shader),
                         source: wgpu::ShaderSource::Wgsl(src.into()),

@@ -131,9 +131,21 @@ fn lock_err<T>(_: T) -> Error {
 impl Gpu {
     /// Records one kernel launch into the pending encoder (compiling its pipeline on first use).
     pub fn dispatch(&self, d: &Dispatch) -> Result<()> {
+        let _serial = self.serial.enter();
         let max = self.limits().max_compute_workgroups_per_dimension;
         if d.groups.iter().any(|&g| g > max) {
             return Err(Error::Gpu(format!("{}::{}: grid {:?} exceeds {max} workgroups per dimension", d.shader, d.entry, d.groups)));
+        }
+        let storage = d.reads.len() + d.writes.len();
+        let max = self.limits().max_storage_buffers_per_shader_stage;
+        if storage > max as usize {
+            return Err(Error::Gpu(format!(
+                "{}::{}: binds {storage} storage buffers, but {} allows {max} per shader stage \
+                 (the limit max_storage_buffers_per_shader_stage)",
+                d.shader,
+                d.entry,
+                self.name()
+            )));
         }
         let layout = self.pipelines.layout(&self.device, d.reads.len(), d.writes.len())?;
         let pipeline = self.pipelines.pipeline(&self.device, d.shader, d.entry, d.constants, &layout)?;
@@ -201,6 +213,7 @@ impl Gpu {
 
     /// Records a copy of `data` into the start of `dst` (ordered after everything recorded before it).
     pub fn upload(&self, dst: &wgpu::Buffer, data: &[u8]) -> Result<()> {
+        let _serial = self.serial.enter();
         if data.is_empty() {
             return Ok(());
         }
@@ -230,6 +243,7 @@ impl Gpu {
 
     /// Records a buffer-to-buffer copy of `bytes` bytes (a multiple of 4).
     pub fn copy(&self, src: &wgpu::Buffer, src_offset: u64, dst: &wgpu::Buffer, dst_offset: u64, bytes: u64) -> Result<()> {
+        let _serial = self.serial.enter();
         if bytes == 0 {
             return Ok(());
         }
@@ -242,12 +256,14 @@ impl Gpu {
 
     /// Submits everything recorded so far (one submit) and, when profiling, collects the timestamps.
     pub fn flush(&self) -> Result<()> {
+        let _serial = self.serial.enter();
         let mut rec = self.rec.lock().map_err(lock_err)?;
         self.submit(&mut rec)
     }
 
     /// Blocks until the device has finished all submitted work.
     pub fn wait(&self) -> Result<()> {
+        let _serial = self.serial.enter();
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| Error::Gpu(format!("waiting for the device: {e}")))?;
@@ -256,6 +272,7 @@ impl Gpu {
 
     /// Reads `bytes` bytes from the start of `src`: submits pending work, waits, copies back.
     pub fn read(&self, src: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+        let _serial = self.serial.enter();
         if bytes == 0 {
             return Ok(Vec::new());
         }

@@ -203,7 +203,7 @@ fn lengths_or_dummy(gpu: &Gpu, lengths: Option<&Tensor>) -> Result<Tensor> {
     }
 }
 
-/// O = softmax(Q·Kᵀ·scale + mask)·V; keys j >= lengths[b] are masked (lengths: [batch] I32, None = all valid,
+/// O = softmax(Q·Kᵀ·scale + mask)·V; keys j >= lengths\[b\] are masked (lengths: \[batch\] I32, None = all valid,
 /// values clamped to [0, seq]); causal masks j > i. A fully masked row gives O = 0 and lse = −inf. `path`: None
 /// lets `AttentionPath::for_shape` choose (tests and benchmarks pin one).
 #[allow(clippy::too_many_arguments)]

@@ -29,7 +29,7 @@ fn workgroup_per_row(gpu: &Gpu, rows: usize, vocab: usize) -> bool {
     vocab >= 256 && (!gpu.is_cpu() || rows < 16 || vocab > 100_000)
 }
 
-/// Mean over rows whose target != -100 of -log softmax(logits)[target]; logits [n, vocab], targets [n] I32.
+/// Mean over rows whose target != -100 of -log softmax(logits)\[target\]; logits [n, vocab], targets \[n\] I32.
 /// No counted row: loss 0 and zero gradient. A target outside [0, vocab) other than -100 is ignored too
 /// (PyTorch raises an error there; a kernel cannot).
 pub fn cross_entropy(gpu: &Gpu, logits: &Tensor, targets: &Tensor) -> Result<LossOut> {

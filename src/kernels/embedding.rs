@@ -28,7 +28,7 @@ fn params(op: &str, n: usize, vocab: usize, dim: usize) -> Result<Params> {
     Ok(Params { n: n as u32, vocab: vocab as u32, dim: dim as u32, col_blocks: dim.div_ceil(4) as u32 })
 }
 
-/// out[i, :] = table[ids[i], :]   (table: [vocab, dim], ids: [n] I32; an id outside [0, vocab) gives a zero row)
+/// out[i, :] = table[ids\[i\], :]   (table: [vocab, dim], ids: \[n\] I32; an id outside [0, vocab) gives a zero row)
 pub fn embedding_fwd(gpu: &Gpu, table: &Tensor, ids: &Tensor) -> Result<Tensor> {
     const OP: &str = "embedding_fwd";
     table.expect_dtype(OP, "table", DType::F32)?;
@@ -44,7 +44,7 @@ pub fn embedding_fwd(gpu: &Gpu, table: &Tensor, ids: &Tensor) -> Result<Tensor> 
     Ok(out)
 }
 
-/// dtable[v, :] = sum over i with ids[i] == v of dy[i, :], in increasing i (deterministic, no float atomics).
+/// dtable[v, :] = sum over i with ids\[i\] == v of dy[i, :], in increasing i (deterministic, no float atomics).
 pub fn embedding_bwd(gpu: &Gpu, dy: &Tensor, ids: &Tensor, vocab: usize) -> Result<Tensor> {
     const OP: &str = "embedding_bwd";
     dy.expect_dtype(OP, "dy", DType::F32)?;

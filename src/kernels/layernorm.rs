@@ -142,7 +142,7 @@ pub struct LayerNormGrads {
     pub dbeta: Tensor,  // [dim]
 }
 
-/// Normalises over the last axis (x: [.., dim], gamma/beta: [dim]).
+/// Normalises over the last axis (x: [.., dim], gamma/beta: \[dim\]).
 pub fn layernorm_fwd(gpu: &Gpu, x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f32) -> Result<LayerNormOut> {
     let (rows, dim) = rows_dim("layernorm_fwd", "x", x)?;
     layernorm_fwd_mapped(gpu, x, gamma, beta, eps, row_map(gpu, rows, dim))

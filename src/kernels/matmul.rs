@@ -1,4 +1,5 @@
-//! Matrix products (`shaders/matmul.wgsl`): C = op(A)·op(B) (+ bias), batched, either operand transposed in place.
+//! Matrix products (`shaders/matmul.wgsl`, and `shaders/matmul_sg.wgsl` where the adapter has subgroups):
+//! C = op(A)·op(B) (+ bias), batched, either operand transposed in place.
 //! Dimensions: `batch` (optional leading axis), `m` rows of C, `n` columns of C, `k` the contracted axis.
 //! `matmul` takes contiguous tensors; `matmul_strided` takes strided views (`MatView`) with a two-level batch
 //! and writes into a view of an existing tensor: the same kernels serve both.
@@ -70,38 +71,75 @@ impl<'a> MatView<'a> {
     }
 }
 
-/// Which kernel of `matmul.wgsl` computes a product; `for_adapter` picks one by rule (no autotuning).
+/// Which kernel computes a product; `for_adapter` picks one by rule (no autotuning), `matmul_with` forces one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatmulTiling {
-    /// `matmul_sg8`: one 8-lane subgroup per 32 x 32 tile, A shared by subgroup broadcast (CPU adapters).
+    /// `matmul_sg8` (`shaders/matmul_sg.wgsl`, needs subgroups of exactly 8 lanes): one subgroup per 32 x 32
+    /// tile, A shared by subgroup broadcast (CPU adapters).
     Subgroup8,
-    /// `matmul_tile`: an 8 x 4 register tile per invocation, 64 x 32 per workgroup (portable).
+    /// `matmul_tile` (`shaders/matmul.wgsl`, portable): an 8 x 4 register tile per invocation, 64 x 32 per workgroup.
     Invocation,
 }
 
 impl MatmulTiling {
+    /// Every tiling, the portable one last.
+    pub const ALL: [MatmulTiling; 2] = [MatmulTiling::Subgroup8, MatmulTiling::Invocation];
+
     /// The subgroup kernel on a CPU adapter whose subgroups are exactly 8 lanes (lavapipe: one 256-bit vector),
-    /// else the per-invocation register tile.
+    /// else the portable per-invocation register tile.
     pub fn for_adapter(gpu: &Gpu) -> MatmulTiling {
-        let info = gpu.adapter_info();
-        if gpu.is_cpu() && gpu.subgroup_size() == Some(8) && info.subgroup_max_size == 8 {
+        if gpu.is_cpu() && MatmulTiling::Subgroup8.check(gpu).is_ok() {
             MatmulTiling::Subgroup8
         } else {
             MatmulTiling::Invocation
         }
     }
 
-    fn entry_and_tile(self) -> (&'static str, usize, usize) {
+    /// The shader module and entry point of this tiling.
+    pub fn kernel(self) -> (&'static str, &'static str) {
         match self {
-            MatmulTiling::Subgroup8 => ("matmul_sg8", 32, 32),
-            MatmulTiling::Invocation => ("matmul_tile", 64, 32),
+            MatmulTiling::Subgroup8 => ("matmul_sg", "matmul_sg8"),
+            MatmulTiling::Invocation => ("matmul", "matmul_tile"),
         }
+    }
+
+    /// Rows and columns of C per workgroup.
+    fn tile(self) -> (usize, usize) {
+        match self {
+            MatmulTiling::Subgroup8 => (32, 32),
+            MatmulTiling::Invocation => (64, 32),
+        }
+    }
+
+    /// Whether `gpu` can run this tiling: an error naming what the adapter lacks if not.
+    pub fn check(self, gpu: &Gpu) -> Result<()> {
+        let (shader, entry) = self.kernel();
+        if !gpu.supports(shader) {
+            return Err(Error::Gpu(format!(
+                "matmul: tiling {self:?} ({entry} in shaders/{shader}.wgsl) needs the adapter feature subgroups, \
+                 which {} does not have; MatmulTiling::Invocation runs everywhere",
+                gpu.name()
+            )));
+        }
+        if self == MatmulTiling::Subgroup8 {
+            let info = gpu.adapter_info();
+            if gpu.subgroup_size() != Some(8) || info.subgroup_max_size != 8 {
+                return Err(Error::Gpu(format!(
+                    "matmul: tiling Subgroup8 ({entry}) needs subgroups of exactly 8 lanes; {} has {}..{}; \
+                     MatmulTiling::Invocation runs everywhere",
+                    gpu.name(),
+                    info.subgroup_min_size,
+                    info.subgroup_max_size
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
-/// C = op(A) · op(B) (+ bias[N] on every row). A is [M,K] ([K,M] if trans_a), B is [K,N] ([N,K] if trans_b);
+/// C = op(A) · op(B) (+ bias\[N\] on every row). A is \[M,K\] (\[K,M\] if trans_a), B is \[K,N\] (\[N,K\] if trans_b);
 /// either may carry a leading batch dim [batch, .., ..]; a rank-2 operand is shared by every batch (stride 0).
-/// Output [M,N] or [batch,M,N].
+/// Output \[M,N\] or \[batch,M,N\].
 pub fn matmul(gpu: &Gpu, a: &Tensor, b: &Tensor, trans_a: bool, trans_b: bool, bias: Option<&Tensor>) -> Result<Tensor> {
     matmul_with(gpu, a, b, trans_a, trans_b, bias, MatmulTiling::for_adapter(gpu))
 }
@@ -220,7 +258,9 @@ fn dispatch(
     if m == 0 || n == 0 || batches == 0 {
         return Ok(());
     }
-    let (entry, tile_m, tile_n) = tiling.entry_and_tile();
+    tiling.check(gpu)?;
+    let (shader, entry) = tiling.kernel();
+    let (tile_m, tile_n) = tiling.tile();
     let (tiles_m, tiles_n) = (m.div_ceil(tile_m), n.div_ceil(tile_n));
     let groups = gpu.grid_1d(batches * tiles_m * tiles_n)?;
     let u = |x: usize, what: &str| {
@@ -270,7 +310,7 @@ fn dispatch(
     };
     let reads = [vec4_binding(a.t), vec4_binding(b.t), bias.binding()];
     gpu.dispatch(&Dispatch {
-        shader: "matmul",
+        shader,
         entry,
         constants: &constants,
         params: bytemuck::bytes_of(&params),

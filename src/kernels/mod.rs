@@ -24,6 +24,7 @@ pub mod optim;
 pub mod recon_loss;
 pub mod reduce;
 pub mod softmax;
+pub mod variants;
 
 /// Records one dispatch of `shader::entry` with `params` at binding 0, `reads` then `writes` as storage buffers.
 #[allow(clippy::too_many_arguments)]

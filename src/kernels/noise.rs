@@ -1,6 +1,6 @@
-//! Counter-based noise on the device (`shaders/noise.wgsl`): standard normals by Philox-4x32-10 and
-//! Box-Muller (the VAE's reparameterisation, Gaussian input noise, prior samples) and masking noise (a
-//! fraction of entries zeroed). Element i is drawn at stream position `offset + i` under key `seed`, so the
+//! Counter-based noise on the device (`shaders/noise.wgsl`, which imports dropout.wgsl's generator): standard
+//! normals by Philox-4x32-10 and Box-Muller (the VAE's reparameterisation, Gaussian input noise, prior samples)
+//! and masking noise (a fraction of entries zeroed: the imported dropout entry with scale 1). Element i is drawn at stream position `offset + i` under key `seed`, so the
 //! same (seed, offset) repeats exactly and disjoint offsets give independent draws.
 use bytemuck::{Pod, Zeroable};
 
@@ -20,10 +20,12 @@ struct Params {
     q_hi: u32,
     skip: u32,
     threshold: u32,
-} // = Params in noise.wgsl
+    scale: f32,
+    _pad: [u32; 3],
+} // = Params in dropout.wgsl, which noise.wgsl imports
 
 /// The launch parameters for `n` elements at stream position `offset` (and the number of Philox blocks).
-fn params(op: &str, n: usize, seed: u64, offset: u64, threshold: u32) -> Result<(Params, usize)> {
+fn params(op: &str, n: usize, seed: u64, offset: u64, threshold: u32, scale: f32) -> Result<(Params, usize)> {
     let skip = (offset % 4) as usize;
     let q = offset / 4;
     let blocks = (skip + n).div_ceil(4);
@@ -37,6 +39,8 @@ fn params(op: &str, n: usize, seed: u64, offset: u64, threshold: u32) -> Result<
         q_hi: (q >> 32) as u32,
         skip: skip as u32,
         threshold,
+        scale,
+        _pad: [0; 3],
     };
     Ok((p, blocks))
 }
@@ -48,7 +52,7 @@ pub fn normal(gpu: &Gpu, shape: &[usize], seed: u64, offset: u64) -> Result<Tens
     if n == 0 {
         return Ok(out);
     }
-    let (p, blocks) = params("normal", n, seed, offset, 0)?;
+    let (p, blocks) = params("normal", n, seed, offset, 0, 1.0)?;
     launch(gpu, "noise", "normal", &[], &p, &[], &[&out], gpu.grid_1d(blocks.div_ceil(256))?)?;
     Ok(out)
 }
@@ -70,7 +74,7 @@ pub fn mask(gpu: &Gpu, x: &Tensor, p: f32, seed: u64, offset: u64) -> Result<Ten
         return Ok(out);
     }
     let threshold = (p as f64 * (1u64 << 24) as f64).ceil() as u32;
-    let (params, blocks) = params("mask", n, seed, offset, threshold)?;
-    launch(gpu, "noise", "mask", &[], &params, &[x], &[&out], gpu.grid_1d(blocks.div_ceil(256))?)?;
+    let (params, blocks) = params("mask", n, seed, offset, threshold, 1.0)?;
+    launch(gpu, "noise", "dropout", &[], &params, &[x], &[&out], gpu.grid_1d(blocks.div_ceil(256))?)?;
     Ok(out)
 }

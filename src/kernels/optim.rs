@@ -1,6 +1,6 @@
 //! Optimizer kernels (`shaders/optim.wgsl`): fused AdamW, SGD with momentum and LARS, EMA, and the
 //! deterministic gradient norm for clipping. Everything updates in place and stays on the GPU: the clip
-//! factor and the LARS trust ratio are [1]-tensors read by the update kernels, never read back.
+//! factor and the LARS trust ratio are \[1\]-tensors read by the update kernels, never read back.
 use bytemuck::{Pod, Zeroable};
 
 use super::{fill, launch};
@@ -102,8 +102,8 @@ fn groups_for(gpu: &Gpu, n: usize) -> Result<[u32; 3]> {
     gpu.grid_1d(n.div_ceil(256))
 }
 
-/// In place over a flat parameter: decoupled decay, bias correction; grad multiplied by grad_scale[0] when given
-/// (a [1] tensor from clip_scale, so clipping needs no read-back).
+/// In place over a flat parameter: decoupled decay, bias correction; grad multiplied by grad_scale\[0\] when given
+/// (a \[1\] tensor from clip_scale, so clipping needs no read-back).
 pub fn adamw(gpu: &Gpu, param: &Tensor, grad: &Tensor, m: &Tensor, v: &Tensor, h: &AdamW, grad_scale: Option<&Tensor>) -> Result<()> {
     const OP: &str = "adamw";
     param.expect_dtype(OP, "param", DType::F32)?;
@@ -154,7 +154,7 @@ fn sum_invocations(n: usize) -> usize {
     n.div_ceil(SUM_CHUNK).clamp(1, SUM_MAX_INVOCATIONS)
 }
 
-/// sum of squares of every element of every tensor, as [1]; deterministic two-stage reduction.
+/// sum of squares of every element of every tensor, as \[1\]; deterministic two-stage reduction.
 pub fn sum_squares(gpu: &Gpu, xs: &[&Tensor]) -> Result<Tensor> {
     const OP: &str = "sum_squares";
     for (i, x) in xs.iter().enumerate() {
@@ -180,7 +180,7 @@ pub fn sum_squares(gpu: &Gpu, xs: &[&Tensor]) -> Result<Tensor> {
     Ok(out)
 }
 
-/// [1] tensor min(1, max_norm / (sqrt(sumsq) + 1e-6)).
+/// \[1\] tensor min(1, max_norm / (sqrt(sumsq) + 1e-6)).
 pub fn clip_scale(gpu: &Gpu, sumsq: &Tensor, max_norm: f32) -> Result<Tensor> {
     sumsq.expect_dtype("clip_scale", "sumsq", DType::F32)?;
     sumsq.expect_shape("clip_scale", "sumsq", &[1])?;
@@ -204,7 +204,7 @@ pub fn ema(gpu: &Gpu, target: &Tensor, online: &Tensor, momentum: f32) -> Result
 
 /// SGD with momentum (and LARS trust ratio when lars = Some(eta)), in place.
 ///
-/// d = grad·s + wd·p; buf = momentum·buf + trust·d; p -= lr·buf, where s = grad_scale[0] (or 1) and
+/// d = grad·s + wd·p; buf = momentum·buf + trust·d; p -= lr·buf, where s = grad_scale\[0\] (or 1) and
 /// trust = eta·‖p‖/(‖g·s‖ + wd·‖p‖) (1 when either norm is 0, and without LARS), with both norms computed
 /// on the GPU. `buf` must start at zero (then the first step equals PyTorch's, which clones d into it).
 #[allow(clippy::too_many_arguments)]

@@ -400,11 +400,11 @@ impl Autoencoder {
         Ok(model)
     }
 
-    /// Writes `config.json` and `model.safetensors` into `dir` (`tasks::autoencoder::save` adds the
-    /// preprocessor file).
-    pub fn save(&self, gpu: &Gpu, dir: &Path) -> Result<()> {
+    /// Writes `config.json` and `model.safetensors` into `dir` as they are (no commit: `tasks::autoencoder::save`
+    /// commits them whole with the preprocessor file).
+    pub fn write(&self, gpu: &Gpu, dir: &Path) -> Result<()> {
         let tensors: Vec<(String, Tensor)> = self.params().iter().map(|p| (p.name.clone(), p.value.clone())).collect();
-        hf::save_model(gpu, dir, &self.config, &tensors)
+        hf::write_model(gpu, dir, &self.config, &tensors)
     }
 
     /// Every parameter: encoder, code layer(s), decoder.

@@ -39,7 +39,7 @@ pub struct BertConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub architectures: Option<Vec<String>>,
     pub model_type: String,
-    /// How a classifier pools the encoder's output: "cls" (HF's tanh pooler on [CLS]) or "mean" (average of
+    /// How a classifier pools the encoder's output: "cls" (HF's tanh pooler on \[CLS\]) or "mean" (average of
     /// the real tokens' states; pretext's own, used by the demo). Absent from HF configs.
     #[serde(skip_serializing_if = "is_cls")]
     pub classifier_pooling: String,
@@ -149,7 +149,7 @@ pub struct BertBatch {
     pub token_types: Tensor,
     /// [batch * seq] I32 positions 0..seq per row.
     pub positions: Tensor,
-    /// [batch] I32 real lengths (keys beyond are masked).
+    /// \[batch\] I32 real lengths (keys beyond are masked).
     pub lengths: Tensor,
 }
 
@@ -244,7 +244,7 @@ impl Bert {
         Ok(x)
     }
 
-    /// The pooled output tanh(W·h[CLS] + b), [batch, hidden].
+    /// The pooled output tanh(W·h\[CLS\] + b), [batch, hidden].
     pub fn pool(&self, tape: &mut Tape, hidden: Var) -> Result<Var> {
         let [batch, _, h] = tape.value(hidden).dims::<3>("pooler", "hidden")?;
         let cls = ops::slice(tape, hidden, 1, 0, 1)?;
@@ -253,7 +253,7 @@ impl Bert {
         ops::tanh(tape, y)
     }
 
-    /// The mean of the real tokens' states (positions below lengths[b]), [batch, hidden].
+    /// The mean of the real tokens' states (positions below lengths\[b\]), [batch, hidden].
     pub fn mean_pool(&self, tape: &mut Tape, hidden: Var, lengths: &[i32]) -> Result<Var> {
         let [batch, seq, h] = tape.value(hidden).dims::<3>("mean pool", "hidden")?;
         let mut w = vec![0f32; batch * seq];
@@ -269,7 +269,7 @@ impl Bert {
         ops::reshape(tape, pooled, &[batch, h])
     }
 
-    /// Pools for classification as the config says: the tanh pooler on [CLS], or the mean of real tokens.
+    /// Pools for classification as the config says: the tanh pooler on \[CLS\], or the mean of real tokens.
     pub fn pool_for_classifier(&self, tape: &mut Tape, hidden: Var, lengths: &[i32]) -> Result<Var> {
         if self.config.classifier_pooling == "mean" { self.mean_pool(tape, hidden, lengths) } else { self.pool(tape, hidden) }
     }
@@ -296,7 +296,7 @@ impl MlmHead {
         })
     }
 
-    /// Logits [n, vocab] at the rows `positions` ([n] I32 indices into batch·seq) of hidden [batch, seq, hidden].
+    /// Logits [n, vocab] at the rows `positions` (\[n\] I32 indices into batch·seq) of hidden [batch, seq, hidden].
     pub fn forward(&self, tape: &mut Tape, bert: &Bert, hidden: Var, positions: &Tensor) -> Result<Var> {
         let [batch, seq, h] = tape.value(hidden).dims::<3>("mlm head", "hidden")?;
         let n = positions.numel();
@@ -347,8 +347,14 @@ pub fn load_params(gpu: &Gpu, file: &TensorFile, params: &[&Param]) -> Result<Lo
     hf::load_params(gpu, file, params, &NameMap::BERT)
 }
 
-/// Writes `config.json` and `model.safetensors` (names with the `bert.` prefix when `prefixed`, as HF's
-/// `BertForMaskedLM` / `BertForSequenceClassification` save them).
+/// Writes the model directory `dir` (`config.json`, `model.safetensors`) whole (`hf::save_model`): names with the
+/// `bert.` prefix when `prefixed`, as HF's `BertForMaskedLM` / `BertForSequenceClassification` save them.
 pub fn save_model(gpu: &Gpu, dir: &Path, config: &BertConfig, params: &[&Param], prefixed: bool) -> Result<()> {
     hf::save_model(gpu, dir, config, &NameMap::BERT.tensors(params, prefixed))
+}
+
+/// Writes `config.json` and `model.safetensors` into `dir` as they are (for a commit that adds tokenizer files:
+/// call `checkpoint::commit_model_dir` with this and the extra writes).
+pub fn write_model(gpu: &Gpu, dir: &Path, config: &BertConfig, params: &[&Param], prefixed: bool) -> Result<()> {
+    hf::write_model(gpu, dir, config, &NameMap::BERT.tensors(params, prefixed))
 }

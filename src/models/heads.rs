@@ -5,7 +5,7 @@ use crate::nn::{Init, Linear, Param};
 use crate::rng::Rng;
 use crate::Result;
 
-/// A linear classifier on pooled features: `{name}.weight` [classes, d_in], `{name}.bias` [classes].
+/// A linear classifier on pooled features: `{name}.weight` [classes, d_in], `{name}.bias` \[classes\].
 #[derive(Debug, Clone)]
 pub struct Classifier {
     pub linear: Linear,

@@ -92,14 +92,21 @@ pub fn read_config<T: DeserializeOwned>(path: &Path) -> Result<T> {
     serde_json::from_str(&text).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))
 }
 
-/// Writes a model directory: `config.json` and `model.safetensors` holding `tensors` (names as given).
-pub fn save_model(gpu: &Gpu, dir: &Path, config: &impl Serialize, tensors: &[(String, Tensor)]) -> Result<()> {
+/// Writes `config.json` and `model.safetensors` holding `tensors` (names as given) into the directory `dir`.
+pub fn write_model(gpu: &Gpu, dir: &Path, config: &impl Serialize, tensors: &[(String, Tensor)]) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut meta = std::collections::HashMap::new();
     meta.insert("format".to_string(), "pt".to_string());
     checkpoint::save(gpu, &dir.join("model.safetensors"), tensors, Some(meta))?;
     let json = serde_json::to_string_pretty(config).map_err(|e| Error::Invalid(e.to_string()))?;
     checkpoint::write_atomic(&dir.join("config.json"), json.as_bytes())
+}
+
+/// Writes the model directory `dir` whole (`checkpoint::commit_model_dir`: complete once `config.json`
+/// exists). To add files in the same commit (tokenizer, preprocessor), call `commit_model_dir` with
+/// `write_model` and the extra writes.
+pub fn save_model(gpu: &Gpu, dir: &Path, config: &impl Serialize, tensors: &[(String, Tensor)]) -> Result<()> {
+    checkpoint::commit_model_dir(dir, |tmp| write_model(gpu, tmp, config, tensors))
 }
 
 #[cfg(test)]

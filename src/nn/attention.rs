@@ -31,7 +31,7 @@ impl MultiHeadSelfAttention {
         })
     }
 
-    /// x: [batch, seq, d_model] → [batch, seq, d_model]; keys at or beyond lengths[b] are masked.
+    /// x: [batch, seq, d_model] → [batch, seq, d_model]; keys at or beyond lengths\[b\] are masked.
     pub fn forward(&self, tape: &mut Tape, x: Var, lengths: Option<&Tensor>, attn_dropout: f32) -> Result<Var> {
         let [batch, seq, d_model] = tape.value(x).dims::<3>("attention", "x")?;
         let (h, d) = (self.heads, d_model / self.heads);

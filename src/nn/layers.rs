@@ -5,7 +5,7 @@ use crate::gpu::Gpu;
 use crate::rng::Rng;
 use crate::{Result, Tensor};
 
-/// y = x·Wᵀ + b; weight `{name}.weight` [out, in], bias `{name}.bias` [out].
+/// y = x·Wᵀ + b; weight `{name}.weight` [out, in], bias `{name}.bias` \[out\].
 #[derive(Debug, Clone)]
 pub struct Linear {
     pub weight: Param,
@@ -81,7 +81,7 @@ impl Embedding {
         Ok(Embedding { weight: Param::new(format!("{name}.weight"), init_tensor(gpu, &[vocab, dim], init, rng)?, true) })
     }
 
-    /// Rows of the table for `ids` ([n] I32) as [n, dim].
+    /// Rows of the table for `ids` (\[n\] I32) as [n, dim].
     pub fn forward(&self, tape: &mut Tape, ids: &Tensor) -> Result<Var> {
         let w = self.weight.var(tape);
         ops::embedding(tape, w, ids)

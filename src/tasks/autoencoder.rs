@@ -64,10 +64,13 @@ pub fn prepare(config: &AutoencoderConfig, set: &ImageSet) -> Result<Vec<Vec<f32
     Ok(out)
 }
 
-/// Writes a model directory: `config.json`, `model.safetensors`, `preprocessor_config.json`.
+/// Writes a model directory whole (`checkpoint::commit_model_dir`): `config.json`, `model.safetensors`,
+/// `preprocessor_config.json`.
 pub fn save(gpu: &Gpu, model: &Autoencoder, dir: &Path) -> Result<()> {
-    model.save(gpu, dir)?;
-    preprocessor(&model.config).save(dir)
+    crate::checkpoint::commit_model_dir(dir, |tmp| {
+        model.write(gpu, tmp)?;
+        preprocessor(&model.config).save(tmp)
+    })
 }
 
 /// Held-out figures, nats per image.

@@ -1,6 +1,6 @@
 //! Classification metrics: accuracy, macro-F1, confusion matrix.
 
-/// confusion[true][predicted] counts.
+/// confusion[true]\[predicted\] counts.
 pub fn confusion(labels: &[usize], preds: &[usize], classes: usize) -> Vec<Vec<usize>> {
     let mut m = vec![vec![0; classes]; classes];
     for (&y, &p) in labels.iter().zip(preds) {

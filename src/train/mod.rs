@@ -1,5 +1,6 @@
 //! The training loop the models share: one submit per step, a progress bar, `metrics.jsonl`, evaluation on a
-//! schedule, `--save-every` checkpoints and exact resume.
+//! schedule, `--save-every` checkpoints (each `OUT/step-K/` appears whole or not at all, the oldest pruned
+//! with `keep_last`) and exact resume from a checkpoint or from a run's output directory.
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -50,12 +51,18 @@ pub struct TrainConfig {
     pub eval_every: u32,
     /// Write `OUT/step-K/` every K steps (0: never).
     pub save_every: u32,
+    /// Keep only the newest N `step-K/` checkpoints (None: all); older ones are deleted once a newer one is complete.
+    #[serde(default)]
+    pub keep_last: Option<usize>,
     pub out_dir: Option<PathBuf>,
     /// Show a progress bar.
     pub progress: bool,
     /// A label for the progress bar and metrics ("pretrain", "finetune").
     pub phase: String,
 }
+
+/// The trainer state's file in a checkpoint directory.
+pub const STATE_FILE: &str = "trainer_state.json";
 
 /// Saved beside the model and optimizer files in a checkpoint directory.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -88,6 +95,57 @@ pub struct Trainer<'g> {
     pub step: u32,
     /// Every logged row, in order.
     pub history: Vec<LogRow>,
+}
+
+/// Where `Trainer::resume` resumed from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resumed {
+    /// The checkpoint directory read (`step-K/`).
+    pub dir: PathBuf,
+    /// The step it was written after: training continues at the next one.
+    pub step: u32,
+}
+
+/// The checkpoint directory `path` names: `path` itself when it holds `trainer_state.json` (a `step-K/`), else
+/// the newest complete `step-K/` inside it (a run's output directory). The error says what is missing.
+pub fn find_checkpoint(path: &Path) -> Result<PathBuf> {
+    if !path.is_dir() {
+        crate::bail!(Io, "{}: no such checkpoint or output directory", path.display());
+    }
+    if path.join(STATE_FILE).is_file() {
+        return Ok(path.to_path_buf());
+    }
+    if let Some((_, dir)) = checkpoint::steps::latest(path, STATE_FILE)? {
+        return Ok(dir);
+    }
+    let named_step = path.file_name().and_then(|n| checkpoint::steps::parse_step_name(&n.to_string_lossy())).is_some();
+    if named_step {
+        crate::bail!(Invalid, "{}: not a complete checkpoint (no {STATE_FILE}); resume from its output directory to take the newest complete one", path.display());
+    }
+    crate::bail!(Invalid, "{}: holds no complete checkpoint (no step-K/ with {STATE_FILE})", path.display())
+}
+
+/// Rewrites `metrics.jsonl` without the rows a resumed (or restarted) run will log again: those of `phase` after
+/// `step`, and any line a killed run left torn. Other phases' rows are kept as they were.
+fn trim_metrics(path: &Path, phase: &str, step: u32) -> Result<()> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let keep = |line: &str| match serde_json::from_str::<serde_json::Value>(line) {
+        Ok(row) => row["phase"].as_str() != Some(phase) || row["step"].as_u64().is_some_and(|s| s <= step as u64),
+        Err(_) => false,
+    };
+    let kept: Vec<&str> = text.lines().filter(|l| keep(l)).collect();
+    if kept.len() == text.lines().count() && (text.is_empty() || text.ends_with('\n')) {
+        return Ok(());
+    }
+    let mut out = kept.join("\n");
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    checkpoint::write_atomic(path, out.as_bytes())
 }
 
 /// Named device tensors of the model's parameters.
@@ -133,8 +191,13 @@ impl<'g> Trainer<'g> {
     }
 
     /// Trains until `config.steps`, logging, evaluating and saving on schedule; returns the last evaluation.
+    /// With an output directory, first removes the temporaries a killed run left there and the `metrics.jsonl`
+    /// rows of this phase after the current step (a resumed run logs them again).
     pub fn run(&mut self, task: &mut dyn Task) -> Result<Vec<(String, f64)>> {
         let c = self.config.clone();
+        if c.keep_last == Some(0) {
+            crate::bail!(Invalid, "{}: keep_last must be at least 1 (None keeps every checkpoint)", c.phase);
+        }
         let bar = if c.progress {
             let b = indicatif::ProgressBar::new(c.steps as u64);
             b.set_style(
@@ -151,12 +214,15 @@ impl<'g> Trainer<'g> {
         let mut metrics = match &c.out_dir {
             Some(d) => {
                 std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+                checkpoint::commit::clean_temporaries(d)?;
                 let p = d.join("metrics.jsonl");
+                trim_metrics(&p, &c.phase, self.step)?;
                 Some((std::fs::OpenOptions::new().create(true).append(true).open(&p).map_err(|e| Error::io(&p, e))?, p))
             }
             None => None,
         };
         let mut last_eval = Vec::new();
+        let start = self.step;
         while self.step < c.steps {
             let next = self.step + 1;
             let log = next % c.log_every.max(1) == 0 || next == c.steps || next == 1;
@@ -173,29 +239,33 @@ impl<'g> Trainer<'g> {
                 let row = LogRow { phase: c.phase.clone(), step: next, loss: l, lr: c.schedule.lr(next) as f64, extra };
                 bar.set_message(format!("loss {l:.4} lr {:.2e}", row.lr));
                 if let Some((f, p)) = &mut metrics {
-                    let line = serde_json::to_string(&row).map_err(|e| Error::Invalid(e.to_string()))?;
-                    writeln!(f, "{line}").map_err(|e| Error::io(&*p, e))?;
+                    let line = serde_json::to_string(&row).map_err(|e| Error::Invalid(e.to_string()))? + "\n";
+                    f.write_all(line.as_bytes()).map_err(|e| Error::io(&*p, e))?; // one write: a kill tears no line
                 }
                 self.history.push(row);
             }
             bar.set_position(next as u64);
             if c.save_every > 0 && next % c.save_every == 0 {
                 if let Some(d) = &c.out_dir {
-                    self.save(&d.join(format!("step-{next}")), task)?;
+                    self.save(&checkpoint::steps::step_dir(d, next), task)?;
+                    if let Some(keep) = c.keep_last {
+                        checkpoint::steps::retain_last(d, keep)?;
+                    }
                 }
             }
         }
         bar.finish_and_clear();
+        if c.eval_every > 0 && self.step == start {
+            last_eval = task.evaluate(self.gpu)?; // resumed at the last step: report the final evaluation all the same
+        }
         Ok(last_eval)
     }
 
-    /// Writes a training checkpoint directory: `model.safetensors`, `optimizer.safetensors`, `trainer_state.json`.
+    /// Writes a training checkpoint directory, whole or not at all (`checkpoint::commit_dir`):
+    /// `model.safetensors` (parameters and the task's extra state), `optimizer.safetensors`, `trainer_state.json`.
     pub fn save(&self, dir: &Path, task: &dyn Task) -> Result<()> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let mut tensors = param_tensors(&task.params());
         tensors.extend(task.extra_state());
-        checkpoint::save(self.gpu, &dir.join("model.safetensors"), &tensors, None)?;
-        checkpoint::save(self.gpu, &dir.join("optimizer.safetensors"), &self.optimizer.state_tensors(), None)?;
         let state = TrainerState {
             step: self.step,
             schedule: self.config.schedule,
@@ -204,12 +274,20 @@ impl<'g> Trainer<'g> {
             phase: self.config.phase.clone(),
         };
         let json = serde_json::to_string_pretty(&state).map_err(|e| Error::Invalid(e.to_string()))?;
-        checkpoint::write_atomic(&dir.join("trainer_state.json"), json.as_bytes())
+        checkpoint::commit_dir(dir, |tmp| {
+            checkpoint::save(self.gpu, &tmp.join("model.safetensors"), &tensors, None)?;
+            checkpoint::save(self.gpu, &tmp.join("optimizer.safetensors"), &self.optimizer.state_tensors(), None)?;
+            checkpoint::write_atomic(&tmp.join(STATE_FILE), json.as_bytes())
+        })
     }
 
     /// Restores a checkpoint written by `save` into `task`'s parameters, the optimizer and the loop position.
-    pub fn resume(&mut self, dir: &Path, task: &mut dyn Task) -> Result<()> {
-        let state_path = dir.join("trainer_state.json");
+    /// `path` is a checkpoint directory (`OUT/step-K`) or a run's output directory, whose newest complete
+    /// checkpoint is taken (see `find_checkpoint`). Returns which checkpoint and step; prints nothing.
+    pub fn resume(&mut self, path: &Path, task: &mut dyn Task) -> Result<Resumed> {
+        let dir = find_checkpoint(path)?;
+        let dir = dir.as_path();
+        let state_path = dir.join(STATE_FILE);
         let text = std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
         let state: TrainerState =
             serde_json::from_str(&text).map_err(|e| Error::Invalid(format!("{}: {e}", state_path.display())))?;
@@ -230,6 +308,6 @@ impl<'g> Trainer<'g> {
         self.rng = state.rng;
         self.config.schedule = state.schedule;
         self.config.seed = state.seed;
-        Ok(())
+        Ok(Resumed { dir: dir.to_path_buf(), step: state.step })
     }
 }

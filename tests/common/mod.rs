@@ -4,11 +4,17 @@ use std::sync::OnceLock;
 
 use pretext::{Gpu, GpuOptions};
 
-/// The device shared by every test of a binary; new tensors are poisoned with NaN.
+/// The device shared by every test of a binary; new tensors are poisoned with NaN. It allows WebGPU's default
+/// of 8 storage buffers per shader stage (or fewer where the adapter has fewer), so every kernel the tests
+/// reach is shown to stay within it.
 pub fn gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
     GPU.get_or_init(|| {
-        let g = Gpu::new(&GpuOptions::default()).unwrap_or_else(|e| panic!("tests need a GPU adapter: {e}"));
+        let webgpu_storage = |l: wgpu::Limits| wgpu::Limits {
+            max_storage_buffers_per_shader_stage: l.max_storage_buffers_per_shader_stage.min(8),
+            ..l
+        };
+        let g = Gpu::new(&GpuOptions { limits: Some(webgpu_storage), ..Default::default() }).unwrap_or_else(|e| panic!("tests need a GPU adapter: {e}"));
         g.set_poison(true);
         g
     })
@@ -76,4 +82,28 @@ pub fn max_abs(got: &[f32], want: &[f64]) -> f64 {
 /// Host f32 to f64.
 pub fn f64s(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| x as f64).collect()
+}
+
+/// The repository's `data/` directory with what `scripts/fetch.sh` downloads (all-MiniLM-L6-v2, Rotten
+/// Tomatoes). When something is missing, the script runs here once, under a lock that concurrent test binaries
+/// share, so `cargo test --release` on a fresh clone needs no step before it. A failed fetch fails the test.
+pub fn fetched_data() -> std::path::PathBuf {
+    static DATA: OnceLock<std::path::PathBuf> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let data = root.join("data");
+        let complete = || data.join("minilm/model.safetensors").is_file() && data.join("rt/test.tsv").is_file();
+        if !complete() {
+            std::fs::create_dir_all(&data).expect("create data/");
+            let status = std::process::Command::new("flock")
+                .arg(data.join(".fetch.lock"))
+                .args(["bash", "scripts/fetch.sh"])
+                .current_dir(&root)
+                .status()
+                .unwrap_or_else(|e| panic!("could not run `flock data/.fetch.lock bash scripts/fetch.sh`: {e}"));
+            assert!(status.success() && complete(), "scripts/fetch.sh failed ({status}); the tests need its data");
+        }
+        data
+    })
+    .clone()
 }

@@ -122,13 +122,13 @@ pub fn mean_to(tape: &mut Tape, x: Var, shape: &[usize]) -> Result<Var> {
     reduce(tape, x, shape, ReduceOp::Mean)
 }
 
-/// The mean of every element, as [1].
+/// The mean of every element, as \[1\].
 pub fn mean(tape: &mut Tape, x: Var) -> Result<Var> {
     let flat = super::shape::reshape(tape, x, &[tape.value(x).numel()])?;
     reduce(tape, flat, &[1], ReduceOp::Mean)
 }
 
-/// The sum of every element, as [1].
+/// The sum of every element, as \[1\].
 pub fn sum(tape: &mut Tape, x: Var) -> Result<Var> {
     let flat = super::shape::reshape(tape, x, &[tape.value(x).numel()])?;
     reduce(tape, flat, &[1], ReduceOp::Sum)

@@ -3,7 +3,7 @@ use super::super::{Tape, Var};
 use crate::kernels::attention::{attention_bwd, attention_fwd, Layout};
 use crate::{Result, Tensor};
 
-/// O = softmax(Q·Kᵀ·scale + mask)·V per head, q, k, v and O in `layout`; keys at or beyond lengths[b] are masked.
+/// O = softmax(Q·Kᵀ·scale + mask)·V per head, q, k, v and O in `layout`; keys at or beyond lengths\[b\] are masked.
 #[allow(clippy::too_many_arguments)]
 pub fn attention(tape: &mut Tape, q: Var, k: Var, v: Var, lengths: Option<&Tensor>, causal: bool, scale: f32, layout: Layout) -> Result<Var> {
     let (qv, kv, vv) = (tape.value(q).clone(), tape.value(k).clone(), tape.value(v).clone());

@@ -13,7 +13,7 @@ fn record_loss(tape: &mut Tape, name: &'static str, input: Var, l: LossOut) -> R
     tape.record(name, l.loss, &[input], Box::new(move |gpu, dloss, _| Ok(vec![Some(ew_binary(gpu, &grad, dloss, BinaryOp::Mul)?)])))
 }
 
-/// Mean cross-entropy of logits [n, vocab] against targets [n] I32 (-100 = ignored).
+/// Mean cross-entropy of logits [n, vocab] against targets \[n\] I32 (-100 = ignored).
 pub fn cross_entropy(tape: &mut Tape, logits: Var, targets: &Tensor) -> Result<Var> {
     let l = ce::cross_entropy(tape.gpu(), tape.value(logits), targets)?;
     record_loss(tape, "cross_entropy", logits, l)

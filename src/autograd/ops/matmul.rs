@@ -45,7 +45,7 @@ pub fn matmul(tape: &mut Tape, a: Var, b: Var, trans_a: bool, trans_b: bool) -> 
     }))
 }
 
-/// y = x·Wᵀ + b over the last axis of x (W: [out, in] as in PyTorch and HuggingFace, b: [out]).
+/// y = x·Wᵀ + b over the last axis of x (W: [out, in] as in PyTorch and HuggingFace, b: \[out\]).
 pub fn linear(tape: &mut Tape, x: Var, weight: Var, bias: Option<Var>) -> Result<Var> {
     let xv = tape.value(x).clone();
     let wv = tape.value(weight).clone();

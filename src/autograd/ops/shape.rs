@@ -73,7 +73,7 @@ pub fn gather_rows(tape: &mut Tape, x: Var, index: &Tensor) -> Result<Var> {
     tape.record("gather_rows", out, &[x], Box::new(move |gpu, dout, _| Ok(vec![Some(layout::scatter_rows(gpu, dout, &index, len)?)])))
 }
 
-/// Embedding lookup: out[i, :] = table[ids[i], :] (ids: [n] I32), out: [n, dim].
+/// Embedding lookup: out[i, :] = table[ids\[i\], :] (ids: \[n\] I32), out: [n, dim].
 pub fn embedding(tape: &mut Tape, table: Var, ids: &Tensor) -> Result<Var> {
     let tv = tape.value(table);
     let out = embedding::embedding_fwd(tape.gpu(), tv, ids)?;
