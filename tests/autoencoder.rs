@@ -100,8 +100,10 @@ fn a_200_step_vae_run_ends_within_1_percent_of_the_twins_held_out_elbo() {
     let test = ae::prepare(&config, &bundled::fashion_test().unwrap()).unwrap();
     assert_eq!((train.len(), test.len()), (run["train_images"].as_u64().unwrap() as usize, run["eval_images"].as_u64().unwrap() as usize));
     let model = Autoencoder::new(gpu(), &config).unwrap();
-    let mut task = AutoencoderTask::new(model, train, test.clone(), batch).unwrap();
-    let mut t = Trainer::new(gpu(), trainer(steps, lr, seed, 0, None), Optimizer::adamw(0.0));
+    // `ae train`'s recipe (optimizer, schedule, seeds), evaluated once at the end.
+    let mut task = AutoencoderTask::new(model, train, Vec::new(), batch).unwrap();
+    let (config, optimizer) = ae::recipe(steps, lr, seed, None, "vae");
+    let mut t = Trainer::new(gpu(), config, optimizer);
     t.run(&mut task).unwrap();
     // The first step sees the same weights, batch and noise: the same loss to f32 rounding.
     let twin_losses: Vec<(u32, f64)> = run["losses"].as_array().unwrap().iter().map(|r| (r[0].as_u64().unwrap() as u32, r[1].as_f64().unwrap())).collect();

@@ -8,9 +8,8 @@ use super::{create_out_dir, CheckpointArgs};
 use crate::data::images::ImageSet;
 use crate::gpu::Gpu;
 use crate::models::autoencoder::{Autoencoder, AutoencoderConfig, Kind};
-use crate::optim::{Optimizer, Schedule, ScheduleKind};
 use crate::tasks::autoencoder::{self as ae, AutoencoderTask};
-use crate::train::{TrainConfig, Trainer};
+use crate::train::Trainer;
 use crate::{Error, Result};
 
 /// `pretext ae …`.
@@ -171,20 +170,10 @@ pub fn train(gpu: &Gpu, a: &TrainArgs) -> Result<()> {
     let model = Autoencoder::new(gpu, &config)?;
     let mut task = AutoencoderTask::new(model, train, eval, a.batch)?;
     task.out_dir = Some(a.out.clone());
-    let mut cfg = TrainConfig {
-        steps,
-        schedule: Schedule { peak_lr: a.lr, min_lr: 0.0, warmup: 0, total: steps, kind: ScheduleKind::Cosine },
-        seed: a.seed,
-        log_every: 10,
-        eval_every: (steps / 10).max(1),
-        save_every: 0,
-        keep_last: None,
-        out_dir: Some(a.out.clone()),
-        progress: true,
-        phase: format!("ae {}", config.kind.name()),
-    };
+    let (mut cfg, optimizer) = ae::recipe(steps, a.lr, a.seed, Some(a.out.clone()), &format!("ae {}", config.kind.name()));
+    cfg.progress = true;
     a.checkpoint.configure(&mut cfg);
-    let mut trainer = Trainer::new(gpu, cfg, Optimizer::adamw(0.0));
+    let mut trainer = Trainer::new(gpu, cfg, optimizer);
     a.checkpoint.resume(&mut trainer, &mut task)?;
     let start = std::time::Instant::now();
     trainer.run(&mut task)?;

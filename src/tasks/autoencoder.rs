@@ -14,9 +14,10 @@ use crate::gpu::Gpu;
 use crate::kernels::{kl_normal, noise};
 use crate::models::autoencoder::{Autoencoder, AutoencoderConfig, Kind};
 use crate::nn::Param;
+use crate::optim::{Optimizer, Schedule, ScheduleKind};
 use crate::plot::ImageGrid;
 use crate::rng::Rng;
-use crate::train::Task;
+use crate::train::{Task, TrainConfig};
 use crate::{Error, Result, Tensor};
 
 /// Seed of the fixed noise of every evaluation.
@@ -198,6 +199,25 @@ pub fn interpolate(gpu: &Gpu, model: &Autoencoder, a: &[f32], b: &[f32], count: 
     let mut tape = Tape::inference(gpu);
     let zv = tape.constant(zt);
     Ok(decode_pixels(gpu, model, &mut tape, zv)?.iter().map(|v| pre.to_unit(v, model.config.channels)).collect())
+}
+
+/// The autoencoders' training recipe (`ae train`, the demo, the PyTorch twin): AdamW (β 0.9/0.999, ε 1e-8, no
+/// weight decay), `lr` with cosine decay to 0 over `steps` and no warm-up, the loss logged every 10 steps, ten
+/// evaluations a run (the last at the last step), no checkpoints (set `save_every`/`keep_last` after).
+pub fn recipe(steps: u32, lr: f32, seed: u64, out_dir: Option<PathBuf>, phase: &str) -> (TrainConfig, Optimizer) {
+    let config = TrainConfig {
+        steps,
+        schedule: Schedule { peak_lr: lr, min_lr: 0.0, warmup: 0, total: steps, kind: ScheduleKind::Cosine },
+        seed,
+        log_every: 10,
+        eval_every: (steps / 10).max(1),
+        save_every: 0,
+        keep_last: None,
+        out_dir,
+        progress: false,
+        phase: phase.to_string(),
+    };
+    (config, Optimizer::adamw(0.0))
 }
 
 /// Trains an autoencoder on unlabelled images; evaluates on held-out ones and draws their reconstructions.
