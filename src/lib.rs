@@ -2,7 +2,7 @@
 //!
 //! Layers, each importing only those below it:
 //! `gpu` → `tensor` → `kernels` → `autograd` → `nn` → `optim` → `models` → `data`, `checkpoint` →
-//! `train` → `tasks` → `eval`, `pipeline` → `demo`, `bench` → `cli`. `rng` and `plot` are leaf utilities.
+//! `train` → `tasks` → `eval` → `pipeline` → `demo`, `bench` → `cli`. `rng` and `plot` are leaf utilities.
 pub mod error;
 pub mod rng;
 

@@ -109,6 +109,8 @@ fn unary_maps() {
         ("rsqrt", UnaryOp::Rsqrt { eps: 1e-3 }, 0.5, 2.0),
         ("square", UnaryOp::Square, -1.0, 1.0),
         ("recip", UnaryOp::Recip, 0.5, 2.0),
+        ("abs", UnaryOp::Abs, 0.1, 1.0),
+        ("abs_negative", UnaryOp::Abs, -1.0, -0.1),
     ] {
         gradcheck(name, vec![input(&mut r, &[2, 9], lo, hi)], move |t, x| ops::unary(t, x[0], op));
     }
@@ -265,6 +267,28 @@ fn losses_and_l2_normalize() {
     gradcheck("nt_xent after l2_normalize", vec![input(&mut r, &[6, 4], -1.0, 1.0)], |t, x| {
         let z = ops::l2_normalize(t, x[0], 1e-6)?;
         ops::nt_xent(t, z, 0.5)
+    });
+}
+
+#[test]
+fn autoencoder_losses_and_sigmoid() {
+    let mut r = Rng::new(10);
+    gradcheck("sigmoid", vec![input(&mut r, &[3, 7], -4.0, 4.0)], |t, x| ops::sigmoid(t, x[0]));
+    // Logits made inside the graph (a product of two inputs), targets in [0, 1] with exact 0 and 1.
+    let mut tv = r.vec_f32(4 * 6).iter().map(|v| v.abs()).collect::<Vec<f32>>();
+    tv[0] = 0.0;
+    tv[1] = 1.0;
+    let targets = Tensor::from_slice(gpu(), &tv, &[4, 6]).unwrap();
+    gradcheck("bce_with_logits", vec![input(&mut r, &[4, 6], -2.0, 2.0), input(&mut r, &[4, 6], 0.5, 2.0)], move |t, x| {
+        let z = ops::mul(t, x[0], x[1])?;
+        ops::bce_with_logits(t, z, &targets, 0.25)
+    });
+    // mu and logvar from one input through a product and a tanh, as an encoder's two heads would.
+    gradcheck("kl_normal", vec![input(&mut r, &[3, 5], -1.5, 1.5), input(&mut r, &[3, 5], -1.0, 1.0)], |t, x| {
+        let mu = ops::mul(t, x[0], x[1])?;
+        let lv = ops::tanh(t, x[1])?;
+        let lv = ops::scale(t, lv, 2.0)?;
+        ops::kl_normal(t, mu, lv, 0.4)
     });
 }
 

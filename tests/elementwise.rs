@@ -220,6 +220,8 @@ fn unary_ref(v: f64, op: UnaryOp) -> f64 {
         UnaryOp::Rsqrt { eps } => 1.0 / (v + eps as f64).sqrt(),
         UnaryOp::Square => v * v,
         UnaryOp::Recip => 1.0 / v,
+        UnaryOp::Abs => v.abs(),
+        UnaryOp::Sign => if v == 0.0 { 0.0 } else { v.signum() },
     }
 }
 
@@ -251,6 +253,27 @@ fn unary_ops_match_f64() {
     }
     let empty = upload(&[], &[0, 4]);
     assert_eq!(unary(gpu(), &empty, UnaryOp::Exp).unwrap().shape(), &[0, 4]);
+}
+
+#[test]
+fn abs_and_sign_are_exact_on_signed_inputs() {
+    let mut rng = Rng::new(4);
+    for n in [1, 7, 1031, 40_001] {
+        let mut x: Vec<f32> = (0..n).map(|_| rng.range(-3.0, 3.0) as f32).collect();
+        x[0] = 0.0;
+        if n > 2 {
+            x[1] = -0.0;
+            x[2] = -1e-30;
+        }
+        let t = upload(&x, &[n]);
+        for op in [UnaryOp::Abs, UnaryOp::Sign] {
+            let out = download(&unary(gpu(), &t, op).unwrap());
+            for (i, (&g, &v)) in out.iter().zip(&x).enumerate() {
+                let want = unary_ref(v as f64, op);
+                assert!(g as f64 == want, "unary {op:?} n={n}: element {i} ({v:e}) gave {g:e}, want {want:e} (exact)");
+            }
+        }
+    }
 }
 
 #[test]

@@ -418,6 +418,7 @@ fn act_ref(act: Activation, x: f64) -> f64 {
         Activation::GeluTanh => 0.5 * x * (1.0 + (c * (x + 0.044715 * x.powi(3))).tanh()),
         Activation::Relu => x.max(0.0),
         Activation::Tanh => x.tanh(),
+        Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
     }
 }
 
@@ -432,10 +433,14 @@ fn act_grad_ref(act: Activation, x: f64) -> f64 {
         }
         Activation::Relu => (x > 0.0) as u8 as f64,
         Activation::Tanh => 1.0 - x.tanh().powi(2),
+        Activation::Sigmoid => {
+            let e = (-x.abs()).exp();
+            e / (1.0 + e).powi(2)
+        }
     }
 }
 
-const ACTS: [Activation; 4] = [Activation::GeluErf, Activation::GeluTanh, Activation::Relu, Activation::Tanh];
+const ACTS: [Activation; 5] = [Activation::GeluErf, Activation::GeluTanh, Activation::Relu, Activation::Tanh, Activation::Sigmoid];
 
 #[test]
 fn f64_references_are_right() {

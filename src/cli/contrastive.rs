@@ -8,11 +8,10 @@ use super::CheckpointArgs;
 use crate::data::corpus::read_lines;
 use crate::data::images::{ImageSet, Preprocessor};
 use crate::data::views::ViewPair;
-use crate::eval::knn::{knn_predict, Bank};
+use crate::eval::probe::{knn_predict, Features};
 use crate::gpu::Gpu;
 use crate::kernels::augment::augment;
 use crate::models::vit::{ViTConfig, Vit};
-use crate::models::Encoder;
 use crate::optim::{Optimizer, Rule, Schedule, ScheduleKind};
 use crate::pipeline::BertPipeline;
 use crate::plot::{self, Panel, Picture, Series};
@@ -144,24 +143,11 @@ const MONITOR_BANK: usize = 5000;
 /// kNN temperature (lightly's `knn_predict`).
 pub const KNN_TEMPERATURE: f32 = 0.1;
 
-/// Features of `images` from `encoder`, in batches, no gradient.
-pub fn features(gpu: &Gpu, encoder: &dyn Encoder<Example = Vec<f32>>, images: &[Vec<f32>]) -> Result<Bank> {
-    let dim = encoder.dim();
-    let mut data = Vec::with_capacity(images.len() * dim);
-    for chunk in images.chunks(256) {
-        let refs: Vec<&Vec<f32>> = chunk.iter().collect();
-        let mut tape = crate::autograd::Tape::inference(gpu);
-        let f = encoder.encode(&mut tape, &refs)?;
-        data.extend(tape.value(f).to_vec::<f32>(gpu)?);
-    }
-    Ok(Bank { data, dim })
-}
-
 impl KnnData {
     fn monitor(self) -> Monitor<Vit> {
         Box::new(move |gpu: &Gpu, encoder: &Vit| {
-            let bank = features(gpu, encoder, &self.bank)?;
-            let queries = features(gpu, encoder, &self.queries)?;
+            let bank = Features::extract(gpu, encoder, &self.bank, 256)?;
+            let queries = Features::extract(gpu, encoder, &self.queries, 256)?;
             let preds = knn_predict(gpu, &bank, &self.bank_labels, &queries, self.classes, self.k, KNN_TEMPERATURE)?;
             Ok(vec![("knn_accuracy".into(), metrics::accuracy(&self.query_labels, &preds))])
         })

@@ -1,2 +1,4 @@
-//! Evaluation of frozen features: the kNN classifier self-supervised methods are monitored with.
-pub mod knn;
+//! Evaluation above the tasks: frozen-feature probes (linear and kNN) for any image encoder.
+pub mod probe;
+
+pub use probe::{probe, FeatureKind, Features, LinearProbe, ProbeRequest, ProbeResult};

@@ -48,7 +48,7 @@ pub fn softmax(tape: &mut Tape, x: Var) -> Result<Var> {
     tape.record("softmax", y, &[x], Box::new(move |gpu, dy, _| Ok(vec![Some(softmax_bwd(gpu, &yv, dy)?)])))
 }
 
-/// An activation (GELU erf or tanh form, ReLU, tanh).
+/// An activation (GELU erf or tanh form, ReLU, tanh, sigmoid).
 pub fn activation(tape: &mut Tape, x: Var, act: Activation) -> Result<Var> {
     let xv = tape.value(x).clone();
     let y = activation_fwd(tape.gpu(), &xv, act)?;
@@ -63,6 +63,11 @@ pub fn gelu(tape: &mut Tape, x: Var) -> Result<Var> {
 /// ReLU.
 pub fn relu(tape: &mut Tape, x: Var) -> Result<Var> {
     activation(tape, x, Activation::Relu)
+}
+
+/// The logistic sigmoid 1 / (1 + exp(−x)).
+pub fn sigmoid(tape: &mut Tape, x: Var) -> Result<Var> {
+    activation(tape, x, Activation::Sigmoid)
 }
 
 /// tanh.
