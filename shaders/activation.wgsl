@@ -8,6 +8,8 @@
 //              the same values without the cancellation of 1 + t for negative x (where tanh(u) ~ -1)
 //   relu:      f = max(x, 0)                                    f' = 1 if x > 0 else 0 (0 at x = 0)
 //   tanh:      f = tanh(x)                                      f' = 1 - tanh(x)^2
+//   sigmoid:   f = 1/(1 + exp(-x)), as 1/(1 + e) for x >= 0 and e/(1 + e) below, e = exp(-|x|) (never
+//              exp of a positive number)                        f' = f(1 - f) = e/(1 + e)^2
 //   erf:       y = erf(x) (the building block of gelu_erf, exposed so tests can measure it)
 // WGSL has no erf: erf_f32 below is a piecewise approximation (max abs error 5.9e-8 simulated in f32 with an
 // exact exp; 8.8e-8 measured on lavapipe over [-6, 6], tests/norms.rs).
@@ -225,4 +227,24 @@ fn tanh_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     let i = first_elem(wid, nwg, lid);
     let t = tanh(clamp(load_x(i), vec4<f32>(-TANH_CLAMP), vec4<f32>(TANH_CLAMP)));
     store_dx(i, load_dy(i) * (1.0 - t * t));
+}
+
+// sigmoid_fwd: y = 1/(1 + e) for x >= 0, e/(1 + e) below, e = exp(-|x|)
+@compute @workgroup_size(256)
+fn sigmoid_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+    let i = first_elem(wid, nwg, lid);
+    let v = load_x(i);
+    let e = exp(-abs(v));
+    store_y(i, select(e / (1.0 + e), 1.0 / (1.0 + e), v >= vec4<f32>(0.0)));
+}
+
+// sigmoid_bwd: dx = dy*e/(1 + e)^2, e = exp(-|x|) (= dy*f(1 - f) without the cancellation of 1 - f near 1)
+@compute @workgroup_size(256)
+fn sigmoid_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+    let i = first_elem(wid, nwg, lid);
+    let e = exp(-abs(load_x(i)));
+    let d = 1.0 + e;
+    store_dx(i, load_dy(i) * e / (d * d));
 }

@@ -18,6 +18,11 @@
 //   bwd_dq:       p_ij = exp(s_ij − lse_i),  ds_ij = p_ij · (do_i·v_j − delta_i),  dq_i = scale · Σ_j ds_ij k_j
 //   bwd_dkdv:     dv_j = Σ_i p_ij do_i,  dk_j = scale · Σ_i ds_ij q_i      (sum over i with j in keys(i))
 // dq and dk/dv are separate passes so every sum has a fixed order: deterministic, no atomics.
+// Dropout on the probabilities (override DROPOUT; off, the code is compiled out): O = (P ⊙ D) V with
+// D_ij = keep_ij / (1 − p), keep_ij = philox(seed, base + (bh·seq + i)·seq + j) as in dropout.wgsl (the mask of
+// `dropout` over the [batch, heads, seq, seq] probabilities at stream offset base), regenerated in every pass,
+// never stored. lse stays the undropped normaliser; then delta_i = do_i·o_i still equals Σ_j p_ij D_ij do_i·v_j,
+// and the backward reads  ds_ij = p_ij (D_ij do_i·v_j − delta_i),  dv_j = Σ_i p_ij D_ij do_i.
 
 const BLOCK: u32 = 16u;        // keys (fwd, dq) or queries (dkdv) per step
 const ROWS: u32 = 4u;          // rows per invocation: each loaded chunk of the other side serves ROWS rows
@@ -40,6 +45,61 @@ struct Params {
     stride_h: u32,    // elements between heads
     stride_s: u32,    // elements between sequence positions (rows of one head)
     _pad0: u32,
+    key_lo: u32,      // dropout: Philox key (the seed)
+    key_hi: u32,
+    base_lo: u32,     // dropout: stream position of element (0, 0, 0)
+    base_hi: u32,
+    threshold: u32,   // dropout: keep iff (word >> 8) >= threshold = ceil(p · 2^24)
+    keep_scale: f32,  // dropout: 1 / (1 − p)
+    _pad1: u32,
+    _pad2: u32,
+}
+
+override DROPOUT: bool = false; // dropout on the probabilities (the launcher sets it only when p > 0)
+
+const PHILOX_M0: u32 = 0xD2511F53u;
+const PHILOX_M1: u32 = 0xCD9E8D57u;
+const PHILOX_W0: u32 = 0x9E3779B9u;
+const PHILOX_W1: u32 = 0xBB67AE85u;
+
+// High 32 bits of the 64-bit product a * b (as in dropout.wgsl).
+fn mul_hi(a: u32, b: u32) -> u32 {
+    let a_lo = a & 0xFFFFu;
+    let a_hi = a >> 16u;
+    let b_lo = b & 0xFFFFu;
+    let b_hi = b >> 16u;
+    let lo_lo = a_lo * b_lo;
+    let hi_lo = a_hi * b_lo;
+    let lo_hi = a_lo * b_hi;
+    let hi_hi = a_hi * b_hi;
+    let cross = (lo_lo >> 16u) + (hi_lo & 0xFFFFu) + lo_hi;
+    return hi_hi + (hi_lo >> 16u) + (cross >> 16u);
+}
+
+// Philox-4x32-10 of counter c under key k (as in dropout.wgsl).
+fn philox(counter: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
+    var c = counter;
+    var k = key;
+    for (var round = 0u; round < 10u; round++) {
+        let hi0 = mul_hi(PHILOX_M0, c.x);
+        let lo0 = PHILOX_M0 * c.x;
+        let hi1 = mul_hi(PHILOX_M1, c.z);
+        let lo1 = PHILOX_M1 * c.z;
+        c = vec4<u32>(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
+        k = k + vec2<u32>(PHILOX_W0, PHILOX_W1);
+    }
+    return c;
+}
+
+// D_ij of (batch·head bh, query i, key j): 1 / (1 − p) where kept, 0 where dropped. Stream position
+// e = base + (bh·seq + i)·seq + j (the launcher keeps (bh·seq + i)·seq + j below 2^32); word e % 4 of the Philox
+// block e / 4.
+fn drop_factor(bh: u32, i: u32, j: u32) -> f32 {
+    let local = (bh * p.seq + i) * p.seq + j;
+    let lo = p.base_lo + local;
+    let hi = p.base_hi + select(0u, 1u, lo < local);
+    let words = philox(vec4<u32>((lo >> 2u) | (hi << 30u), hi >> 2u, 0u, 0u), vec2<u32>(p.key_lo, p.key_hi));
+    return select(0.0, p.keep_scale, (words[lo & 3u] >> 8u) >= p.threshold);
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -172,6 +232,9 @@ fn attention_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
                 let e = r * BLOCK + jj;
                 s[e] = select(0.0, exp(s[e] - m_new), j0 + jj < n[r]); // p_ij · exp(lse_i − m_new)
                 l[r] += s[e];
+                if (DROPOUT) {
+                    s[e] *= drop_factor(blk.bh, row[r] % p.seq, j0 + jj); // l keeps the undropped sum
+                }
             }
             m[r] = m_new;
         }
@@ -290,11 +353,13 @@ fn attention_bwd_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
     var row0: array<u32, ROWS>;
     var lse_i: array<f32, ROWS>;
     var delta_i: array<f32, ROWS>;
+    var row_i: array<u32, ROWS>;  // query index of row r (clamped)
     var n_hi = 0u;
     for (var r = 0u; r < ROWS; r++) {
         let i = blk.first + lid + r * WG;
         live[r] = i < p.seq;
         let ic = min(i, p.seq - 1u);
+        row_i[r] = ic;
         n[r] = select(0u, select(len, min(len, ic + 1u), p.causal != 0u), live[r]);
         let row = blk.bh * p.seq + ic;
         row0[r] = kv0 + ic * p.stride_s;
@@ -331,7 +396,11 @@ fn attention_bwd_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
                 // s <= lse: the clamp only absorbs rounding (and keeps a masked row's exp finite).
                 let e = r * BLOCK + jj;
                 let pij = select(0.0, exp(min(s[e] - lse_i[r], 0.0)), j0 + jj < n[r]);
-                s[e] = p.scale * pij * (dp[e] - delta_i[r]);
+                var dpij = dp[e];
+                if (DROPOUT) {
+                    dpij *= drop_factor(blk.bh, row_i[r], j0 + jj);
+                }
+                s[e] = p.scale * pij * (dpij - delta_i[r]);
             }
         }
         for (var c = 0u; c < p.head_vec; c++) {
@@ -425,8 +494,12 @@ fn attention_bwd_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
                 let e = r * BLOCK + ii;
                 let seen = live[r] && i < i_end && j[r] < len && (p.causal == 0u || i >= j[r]);
                 let pij = select(0.0, exp(min(s[e] - lse_i, 0.0)), seen);
-                s[e] = p.scale * pij * (dp[e] - delta_i);
-                dp[e] = pij;
+                var dij = 1.0;
+                if (DROPOUT) {
+                    dij = drop_factor(blk.bh, min(i, p.seq - 1u), j[r]);
+                }
+                s[e] = p.scale * pij * (dij * dp[e] - delta_i);
+                dp[e] = pij * dij;
             }
         }
         for (var c = 0u; c < p.head_vec; c++) {
@@ -508,7 +581,11 @@ fn attention_probs_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(n
     }
     let inv_l = select(0.0, 1.0 / l, n > 0u);
     for (var j = 0u; j < p.seq; j++) {
-        probs_p[base + j] = select(0.0, probs_p[base + j] * inv_l, j < n);
+        var pj = select(0.0, probs_p[base + j] * inv_l, j < n);
+        if (DROPOUT) {
+            pj *= drop_factor(row / p.seq, row % p.seq, j);
+        }
+        probs_p[base + j] = pj;
     }
     probs_lse[row] = select(p.neg_inf, m + log(l), n > 0u);
 }
@@ -531,6 +608,25 @@ fn attention_probs_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(n
     let base = row * p.seq;
     let lse = grad_lse[row];
     var delta = 0.0;
+    if (DROPOUT) {
+        // With D (see the header): s_p <- p_ij D_ij (what dV = (P ⊙ D)T dO reads), dp_ds <- scale p_ij (D_ij dp_ij -
+        // delta), delta = Σ_j p_ij D_ij dp_ij. The first loop keeps p_ij with its sign marking a dropped entry,
+        // so the mask is generated once.
+        for (var j = 0u; j < p.seq; j++) {
+            let pij = select(0.0, exp(min(p.scale * s_p[base + j] - lse, 0.0)), j < n);
+            let dij = drop_factor(row / p.seq, row % p.seq, j);
+            s_p[base + j] = select(-pij, pij, dij != 0.0);
+            delta += pij * dij * dp_ds[base + j];
+        }
+        for (var j = 0u; j < p.seq; j++) {
+            let sp = s_p[base + j];
+            let pij = abs(sp);
+            let dij = select(0.0, p.keep_scale, sp >= 0.0);
+            s_p[base + j] = pij * dij;
+            dp_ds[base + j] = p.scale * pij * (dij * dp_ds[base + j] - delta);
+        }
+        return;
+    }
     for (var j = 0u; j < p.seq; j++) {
         // s <= lse: the clamp only absorbs rounding
         let pij = select(0.0, exp(min(p.scale * s_p[base + j] - lse, 0.0)), j < n);

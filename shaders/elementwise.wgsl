@@ -1,7 +1,7 @@
 // elementwise.wgsl: pointwise maps over f32 tensors.
 //   binary:        out[i] = a[ia(i)] op b[ib(i)]      op in {+, -, *, /}, numpy broadcasting
 //   unary:         out[i] = g(x[i])                   g in {alpha*x, x+alpha, -x, exp x, log x, sqrt x,
-//                                                         1/sqrt(x+alpha), x*x, 1/x}
+//                                                         1/sqrt(x+alpha), x*x, 1/x, |x|, sign x}
 //   axpy:          dst[i] = dst[i] + alpha * src[i]   (in place; gradient accumulation)
 //   scale_inplace: dst[i] = alpha * dst[i]            (axpy with src == dst: x += alpha*x)
 //
@@ -34,7 +34,7 @@ struct Params {
     b_strides: array<vec4<u32>, 2>,
 }
 
-// 0 add, 1 sub, 2 mul, 3 div (binary); 0 scale .. 8 recip (unary, see unary_op).
+// 0 add, 1 sub, 2 mul, 3 div (binary); 0 scale .. 10 sign (unary, see unary_op).
 override OP: u32 = 0u;
 // Index modes of a and b (see the header).
 override A_MODE: u32 = 0u;
@@ -100,7 +100,9 @@ fn unary_op(v: f32) -> f32 {
         case 5u: { return sqrt(v); }
         case 6u: { return inverseSqrt(v + p.alpha); }
         case 7u: { return v * v; }
-        default: { return 1.0 / v; }
+        case 8u: { return 1.0 / v; }
+        case 9u: { return abs(v); }
+        default: { return sign(v); }
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Layers, each importing only those below it:
 //! `gpu` → `tensor` → `kernels` → `autograd` → `nn` → `optim` → `models` → `data`, `checkpoint` →
-//! `train` → `tasks` → `pipeline` → `demo`, `bench` → `cli`. `rng` and `plot` are leaf utilities.
+//! `train` → `tasks` → `eval` → `pipeline` → `demo`, `bench` → `cli`. `rng` and `plot` are leaf utilities.
 pub mod error;
 pub mod rng;
 
@@ -18,6 +18,7 @@ pub mod data;
 pub mod pipeline;
 pub mod train;
 pub mod tasks;
+pub mod eval;
 pub mod plot;
 pub mod demo;
 pub mod bench;

@@ -1,5 +1,6 @@
-//! Line charts of training curves, written as PNG: panels of series on linear or log axes, with
-//! nice round ticks, a legend, and text from a built-in bitmap font (no font or drawing dependency).
+//! Line charts of training curves and grids of images (reconstructions, samples), written as PNG. Charts:
+//! panels of series on linear or log axes, with nice round ticks, a legend, and text from a built-in bitmap
+//! font (no font or drawing dependency).
 //!
 //! Lines are anti-aliased by their distance to each segment; a series is first stroked into a coverage
 //! buffer and then blended once, so its segments do not darken where they meet.
@@ -62,6 +63,58 @@ pub fn save_rgb(path: &Path, img: &RgbImage) -> Result<()> {
         let _ = std::fs::remove_file(&tmp); // best effort: the rename error is the one to report
         Error::io(path, e)
     })
+}
+
+/// Images laid out in a grid, for reconstructions and samples: each image `[channels, height, width]`
+/// (1 grey or 3 RGB) with values in [0, 1] (clamped; NaN drawn black), scaled up `scale` times by pixel
+/// repetition, `cols` to a row in the given order, 2·scale pixels of white between them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageGrid<'a> {
+    pub images: &'a [Vec<f32>],
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub cols: usize,
+    pub scale: usize,
+}
+
+impl ImageGrid<'_> {
+    /// Draws the grid into an RGB image; a wrong image size or channel count is an error naming the image.
+    pub fn render(&self) -> Result<RgbImage> {
+        let (c, h, w, s) = (self.channels, self.height, self.width, self.scale.max(1));
+        if c != 1 && c != 3 {
+            return Err(Error::Invalid(format!("image grid: {c} channels, expected 1 or 3")));
+        }
+        if let Some(i) = self.images.iter().position(|im| im.len() != c * h * w) {
+            return Err(Error::Invalid(format!("image grid: image {i} has {} values, expected {c}x{h}x{w}", self.images[i].len())));
+        }
+        let cols = self.cols.clamp(1, self.images.len().max(1));
+        let rows = self.images.len().div_ceil(cols).max(1);
+        let gap = 2 * s;
+        let (tw, th) = (w * s + gap, h * s + gap);
+        let (iw, ih) = (cols * tw + gap, rows * th + gap);
+        if iw > 1 << 15 || ih > 1 << 15 {
+            return Err(Error::Invalid(format!("image grid: {iw}x{ih} pixels is too large a picture")));
+        }
+        let mut img = RgbImage::from_pixel(iw as u32, ih as u32, Rgb(WHITE));
+        let byte = |v: f32| if v.is_nan() { 0 } else { (v.clamp(0.0, 1.0) * 255.0).round() as u8 };
+        for (k, im) in self.images.iter().enumerate() {
+            let (x0, y0) = (gap + (k % cols) * tw, gap + (k / cols) * th);
+            for y in 0..h * s {
+                for x in 0..w * s {
+                    let i = (y / s) * w + x / s;
+                    let px = if c == 1 { [byte(im[i]); 3] } else { [byte(im[i]), byte(im[h * w + i]), byte(im[2 * h * w + i])] };
+                    img.put_pixel((x0 + x) as u32, (y0 + y) as u32, Rgb(px));
+                }
+            }
+        }
+        Ok(img)
+    }
+
+    /// Writes the grid as a PNG, through a temporary file and a rename.
+    pub fn write_png(&self, path: &Path) -> Result<()> {
+        save_rgb(path, &self.render()?)
+    }
 }
 
 /// Renders panels into an RGB image (for tests).

@@ -2,7 +2,7 @@
 //! whose analytic gradient is itself checked by central finite differences.
 mod common;
 use common::*;
-use pretext::kernels::attention::{attention_bwd, attention_fwd, AttentionPath, Layout};
+use pretext::kernels::attention::{attention_bwd, attention_fwd, AttentionPath, AttnDropout, Layout};
 use pretext::{DType, Error, Tensor};
 
 /// One test case: [batch, heads, seq, head_dim], optional key lengths per batch, causal flag, and the memory
@@ -13,6 +13,26 @@ struct Case {
     lengths: Option<Vec<i32>>,
     causal: bool,
     layout: Layout,
+    /// Dropout on the probabilities: (p, seed, offset).
+    dropout: Option<(f32, u64, u64)>,
+}
+
+impl Case {
+    /// D_ij of (b, h, i, j): 1/(1 − p) where the host Philox keeps the entry, 0 where it drops it, 1 without dropout.
+    fn drop_factor(&self, b: usize, h: usize, i: usize, j: usize) -> f64 {
+        let [_, heads, seq, _] = self.dims;
+        match self.dropout {
+            None => 1.0,
+            Some((p, seed, offset)) => {
+                let e = offset + (((b * heads + h) * seq + i) * seq + j) as u64;
+                if keep_ref(seed, e, p as f64) { 1.0 / (1.0 - p as f64) } else { 0.0 }
+            }
+        }
+    }
+
+    fn attn_dropout(&self) -> Option<AttnDropout> {
+        self.dropout.map(|(p, seed, offset)| AttnDropout { p, seed, offset })
+    }
 }
 
 /// Swaps axes 1 and 2 of a [d0, d1, d2, d3] array: [batch, heads, seq, dim] <-> [batch, seq, heads, dim].
@@ -56,7 +76,7 @@ fn attention_ref(case: &Case, q: &[f64], k: &[f64], v: &[f64], scale: f64) -> (V
                 let z: f64 = s.iter().map(|x| (x - m).exp()).sum();
                 lse[base + i] = m + z.ln();
                 for (&j, sj) in keys.iter().zip(&s) {
-                    let pij = (sj - m).exp() / z;
+                    let pij = (sj - m).exp() / z * case.drop_factor(b, h, i, j);
                     for d in 0..dim {
                         o[(base + i) * dim + d] += pij * v[(base + j) * dim + d];
                     }
@@ -79,14 +99,16 @@ fn attention_grad_ref(case: &Case, q: &[f64], k: &[f64], v: &[f64], dout: &[f64]
             for i in 0..seq {
                 let keys: Vec<usize> = (0..seq).filter(|&j| visible(case, b, i, j)).collect();
                 let p: Vec<f64> = keys.iter().map(|&j| (scale * dot(q, base + i, k, base + j) - lse[base + i]).exp()).collect();
-                let dp: Vec<f64> = keys.iter().map(|&j| dot(dout, base + i, v, base + j)).collect();
+                // with dropout D: o = (p ⊙ D) v, so dp_ij = D_ij do_i·v_j and dv_j = Σ_i p_ij D_ij do_i
+                let dmask: Vec<f64> = keys.iter().map(|&j| case.drop_factor(b, h, i, j)).collect();
+                let dp: Vec<f64> = keys.iter().zip(&dmask).map(|(&j, dm)| dm * dot(dout, base + i, v, base + j)).collect();
                 let delta: f64 = p.iter().zip(&dp).map(|(a, b)| a * b).sum();
                 for (n, &j) in keys.iter().enumerate() {
                     let ds = p[n] * (dp[n] - delta);
                     for d in 0..dim {
                         dq[(base + i) * dim + d] += scale * ds * k[(base + j) * dim + d];
                         dk[(base + j) * dim + d] += scale * ds * q[(base + i) * dim + d];
-                        dv[(base + j) * dim + d] += p[n] * dout[(base + i) * dim + d];
+                        dv[(base + j) * dim + d] += p[n] * dmask[n] * dout[(base + i) * dim + d];
                     }
                 }
             }
@@ -121,8 +143,8 @@ fn check_path(case: &Case, seed: u64, path: AttentionPath) {
     };
     let (qt, kt, vt, dt) = (t(&q), t(&k), t(&v), t(&dout));
     let lens = case.lengths.as_ref().map(|l| Tensor::from_slice(g, l, &[batch]).unwrap());
-    let fwd = attention_fwd(g, &qt, &kt, &vt, lens.as_ref(), case.causal, scale, case.layout, Some(path)).unwrap();
-    let grads = attention_bwd(g, &qt, &kt, &vt, &fwd.out, &fwd.lse, &dt, lens.as_ref(), case.causal, scale, case.layout, Some(path)).unwrap();
+    let fwd = attention_fwd(g, &qt, &kt, &vt, lens.as_ref(), case.causal, scale, case.layout, case.attn_dropout(), Some(path)).unwrap();
+    let grads = attention_bwd(g, &qt, &kt, &vt, &fwd.out, &fwd.lse, &dt, lens.as_ref(), case.causal, scale, case.layout, case.attn_dropout(), Some(path)).unwrap();
 
     let (q64, k64, v64, d64) = (f64s(&q), f64s(&k), f64s(&v), f64s(&dout));
     let (o_ref, lse_ref) = attention_ref(case, &q64, &k64, &v64, scale as f64);
@@ -152,13 +174,14 @@ fn check_path(case: &Case, seed: u64, path: AttentionPath) {
 }
 
 fn case(dims: [usize; 4], lengths: Option<Vec<i32>>, causal: bool) -> Case {
-    Case { dims, lengths, causal, layout: Layout::HeadsFirst }
+    Case { dims, lengths, causal, layout: Layout::HeadsFirst, dropout: None }
 }
 
 #[test]
 fn reference_gradient_matches_finite_differences() {
-    // Loss L = Σ o·w, with lengths (one fully masked batch) and the causal mask, on a tiny case.
-    let c = case([2, 2, 5, 3], Some(vec![4, 0]), true);
+    // Loss L = Σ o·w, with lengths (one fully masked batch), the causal mask and dropout, on a tiny case.
+    let c = Case { dropout: Some((0.3, 5, 12)), ..case([2, 2, 5, 3], Some(vec![4, 0]), true) };
+    assert!((0..2).any(|h| (0..5).any(|j| c.drop_factor(0, h, 4, j) == 0.0)), "the mask drops something");
     let mut rng = Rng::new(11);
     let n = 2 * 2 * 5 * 3;
     let mut x: Vec<Vec<f64>> = (0..3).map(|_| (0..n).map(|_| rng.range(-1.0, 1.0)).collect()).collect();
@@ -245,10 +268,10 @@ fn empty_shapes_give_empty_outputs() {
     let g = gpu();
     for dims in [[0, 2, 3, 4], [2, 0, 3, 4], [2, 2, 0, 4]] {
         let x = Tensor::empty(g, &dims, DType::F32).unwrap();
-        let f = attention_fwd(g, &x, &x, &x, None, false, 1.0, Layout::HeadsFirst, None).unwrap();
+        let f = attention_fwd(g, &x, &x, &x, None, false, 1.0, Layout::HeadsFirst, None, None).unwrap();
         assert_eq!(f.out.shape(), &dims);
         assert_eq!(f.lse.shape(), &dims[..3]);
-        let gr = attention_bwd(g, &x, &x, &x, &f.out, &f.lse, &x, None, false, 1.0, Layout::HeadsFirst, None).unwrap();
+        let gr = attention_bwd(g, &x, &x, &x, &f.out, &f.lse, &x, None, false, 1.0, Layout::HeadsFirst, None, None).unwrap();
         assert_eq!(gr.dq.shape(), &dims);
     }
 }
@@ -263,32 +286,32 @@ fn bad_inputs_are_errors() {
         Err(e) => panic!("expected a shape error naming {what}, got {e}"),
         Ok(_) => panic!("expected a shape error naming {what}"),
     };
-    shape_err(attention_fwd(g, &q, &t(&[2, 2, 6, 8]), &v, None, false, 1.0, Layout::HeadsFirst, None), "k");
-    shape_err(attention_fwd(g, &q, &k, &t(&[2, 2, 5, 7]), None, false, 1.0, Layout::HeadsFirst, None), "v");
-    shape_err(attention_fwd(g, &t(&[2, 5, 8]), &k, &v, None, false, 1.0, Layout::HeadsFirst, None), "q");
+    shape_err(attention_fwd(g, &q, &t(&[2, 2, 6, 8]), &v, None, false, 1.0, Layout::HeadsFirst, None, None), "k");
+    shape_err(attention_fwd(g, &q, &k, &t(&[2, 2, 5, 7]), None, false, 1.0, Layout::HeadsFirst, None, None), "v");
+    shape_err(attention_fwd(g, &t(&[2, 5, 8]), &k, &v, None, false, 1.0, Layout::HeadsFirst, None, None), "q");
     let big = t(&[1, 1, 2, 129]);
-    shape_err(attention_fwd(g, &big, &big, &big, None, false, 1.0, Layout::HeadsFirst, None), "head_dim");
+    shape_err(attention_fwd(g, &big, &big, &big, None, false, 1.0, Layout::HeadsFirst, None, None), "head_dim");
     let lens3 = Tensor::from_slice(g, &[1i32, 2, 3], &[3]).unwrap();
-    shape_err(attention_fwd(g, &q, &k, &v, Some(&lens3), false, 1.0, Layout::HeadsFirst, None), "lengths");
+    shape_err(attention_fwd(g, &q, &k, &v, Some(&lens3), false, 1.0, Layout::HeadsFirst, None, None), "lengths");
     let lens_f = Tensor::from_slice(g, &[1.0f32, 2.0], &[2]).unwrap();
-    match attention_fwd(g, &q, &k, &v, Some(&lens_f), false, 1.0, Layout::HeadsFirst, None) {
+    match attention_fwd(g, &q, &k, &v, Some(&lens_f), false, 1.0, Layout::HeadsFirst, None, None) {
         Err(Error::DType(m)) => assert!(m.contains("lengths"), "{m}"),
         _ => panic!("f32 lengths must be a dtype error"),
     }
     let qi = Tensor::from_slice(g, &vec![1i32; 2 * 2 * 5 * 8], &[2, 2, 5, 8]).unwrap();
-    assert!(matches!(attention_fwd(g, &qi, &k, &v, None, false, 1.0, Layout::HeadsFirst, None), Err(Error::DType(_))), "i32 q must be a dtype error");
+    assert!(matches!(attention_fwd(g, &qi, &k, &v, None, false, 1.0, Layout::HeadsFirst, None, None), Err(Error::DType(_))), "i32 q must be a dtype error");
 
-    let f = attention_fwd(g, &q, &k, &v, None, false, 1.0, Layout::HeadsFirst, None).unwrap();
+    let f = attention_fwd(g, &q, &k, &v, None, false, 1.0, Layout::HeadsFirst, None, None).unwrap();
     let bwd_err = |r: Result<pretext::kernels::attention::AttentionGrads, Error>, what: &str| match r {
         Err(Error::Shape(m)) => assert!(m.contains("attention_bwd") && m.contains(what), "{m}"),
         Err(e) => panic!("expected a shape error naming {what}, got {e}"),
         Ok(_) => panic!("expected a shape error naming {what}"),
     };
-    bwd_err(attention_bwd(g, &q, &k, &v, &f.out, &f.lse, &t(&[2, 2, 5, 4]), None, false, 1.0, Layout::HeadsFirst, None), "dout");
-    bwd_err(attention_bwd(g, &q, &k, &v, &f.out, &t(&[2, 2, 4]), &q, None, false, 1.0, Layout::HeadsFirst, None), "lse");
-    bwd_err(attention_bwd(g, &q, &k, &v, &t(&[2, 2, 5]), &f.lse, &q, None, false, 1.0, Layout::HeadsFirst, None), "out");
-    bwd_err(attention_bwd(g, &q, &t(&[2, 1, 5, 8]), &v, &f.out, &f.lse, &q, None, false, 1.0, Layout::HeadsFirst, None), "k");
-    bwd_err(attention_bwd(g, &q, &k, &v, &f.out, &f.lse, &q, Some(&lens3), false, 1.0, Layout::HeadsFirst, None), "lengths");
+    bwd_err(attention_bwd(g, &q, &k, &v, &f.out, &f.lse, &t(&[2, 2, 5, 4]), None, false, 1.0, Layout::HeadsFirst, None, None), "dout");
+    bwd_err(attention_bwd(g, &q, &k, &v, &f.out, &t(&[2, 2, 4]), &q, None, false, 1.0, Layout::HeadsFirst, None, None), "lse");
+    bwd_err(attention_bwd(g, &q, &k, &v, &t(&[2, 2, 5]), &f.lse, &q, None, false, 1.0, Layout::HeadsFirst, None, None), "out");
+    bwd_err(attention_bwd(g, &q, &t(&[2, 1, 5, 8]), &v, &f.out, &f.lse, &q, None, false, 1.0, Layout::HeadsFirst, None, None), "k");
+    bwd_err(attention_bwd(g, &q, &k, &v, &f.out, &f.lse, &q, Some(&lens3), false, 1.0, Layout::HeadsFirst, None, None), "lengths");
 }
 
 #[test]
@@ -315,3 +338,35 @@ fn unfused_bench_baseline_matches_reference() {
     }
 }
 
+
+#[test]
+fn dropout_on_the_probabilities_both_paths_match_the_reference_with_the_same_mask() {
+    // Both layouts, lengths, causal, an offset that is not a multiple of 4, a large p; each path against the
+    // f64 reference drawing the mask with the host Philox, and so against each other.
+    let cases = [
+        Case { dropout: Some((0.1, 7, 0)), ..case([2, 3, 7, 8], None, false) },
+        Case { dropout: Some((0.5, 0x1234_5678_9abc, 13)), ..case([3, 2, 33, 16], Some(vec![33, 20, 0]), false) },
+        Case { dropout: Some((0.9, 3, 1 << 33)), ..case([1, 2, 37, 31], None, true) },
+        Case { dropout: Some((0.25, 11, 6)), layout: Layout::SeqFirst, ..case([2, 4, 21, 16], Some(vec![21, 9]), false) },
+    ];
+    for (s, c) in cases.iter().enumerate() {
+        check_case(c, 500 + s as u64);
+    }
+}
+
+#[test]
+fn dropout_p_zero_is_no_dropout_and_bad_p_is_an_error() {
+    let g = gpu();
+    let mut rng = Rng::new(9);
+    let dims = [2, 2, 9, 8];
+    let x = Tensor::from_slice(g, &rng.vec_f32(2 * 2 * 9 * 8), &dims).unwrap();
+    for path in [AttentionPath::Fused, AttentionPath::Matmul] {
+        let plain = attention_fwd(g, &x, &x, &x, None, false, 0.5, Layout::HeadsFirst, None, Some(path)).unwrap();
+        let zero = AttnDropout { p: 0.0, seed: 3, offset: 0 };
+        let p0 = attention_fwd(g, &x, &x, &x, None, false, 0.5, Layout::HeadsFirst, Some(zero), Some(path)).unwrap();
+        assert_eq!(plain.out.to_vec::<f32>(g).unwrap(), p0.out.to_vec::<f32>(g).unwrap(), "{path:?}: p = 0 must equal no dropout");
+        let bad = AttnDropout { p: 1.0, seed: 3, offset: 0 };
+        let e = attention_fwd(g, &x, &x, &x, None, false, 0.5, Layout::HeadsFirst, Some(bad), Some(path)).map(|_| ()).unwrap_err().to_string();
+        assert!(e.contains("dropout") && e.contains("[0, 1)"), "{e}");
+    }
+}

@@ -109,6 +109,8 @@ fn unary_maps() {
         ("rsqrt", UnaryOp::Rsqrt { eps: 1e-3 }, 0.5, 2.0),
         ("square", UnaryOp::Square, -1.0, 1.0),
         ("recip", UnaryOp::Recip, 0.5, 2.0),
+        ("abs", UnaryOp::Abs, 0.1, 1.0),
+        ("abs_negative", UnaryOp::Abs, -1.0, -0.1),
     ] {
         gradcheck(name, vec![input(&mut r, &[2, 9], lo, hi)], move |t, x| ops::unary(t, x[0], op));
     }
@@ -191,6 +193,23 @@ fn fused_attention() {
 }
 
 #[test]
+fn attention_with_dropout_on_the_probabilities() {
+    // The same mask in every evaluation (the tape's seed and offsets are fixed); a dropout before it moves the
+    // attention's stream offset off zero.
+    let mut r = Rng::new(16);
+    let shape = [2, 5, 2, 4];
+    let l = Tensor::from_slice(gpu(), &[5i32, 4], &[2]).unwrap();
+    gradcheck(
+        "attention dropout 0.3",
+        vec![input(&mut r, &shape, -1.0, 1.0), input(&mut r, &shape, -1.0, 1.0), input(&mut r, &shape, -1.0, 1.0)],
+        move |t, x| {
+            let q = ops::dropout(t, x[0], 0.1)?;
+            ops::attention_dropout(t, q, x[1], x[2], Some(&l), false, 0.5, Layout::SeqFirst, 0.3)
+        },
+    );
+}
+
+#[test]
 fn shape_ops() {
     let mut r = Rng::new(7);
     gradcheck("reshape", vec![input(&mut r, &[2, 6], -1.0, 1.0)], |t, x| ops::reshape(t, x[0], &[3, 4]));
@@ -251,6 +270,28 @@ fn losses_and_l2_normalize() {
     });
 }
 
+#[test]
+fn autoencoder_losses_and_sigmoid() {
+    let mut r = Rng::new(10);
+    gradcheck("sigmoid", vec![input(&mut r, &[3, 7], -4.0, 4.0)], |t, x| ops::sigmoid(t, x[0]));
+    // Logits made inside the graph (a product of two inputs), targets in [0, 1] with exact 0 and 1.
+    let mut tv = r.vec_f32(4 * 6).iter().map(|v| v.abs()).collect::<Vec<f32>>();
+    tv[0] = 0.0;
+    tv[1] = 1.0;
+    let targets = Tensor::from_slice(gpu(), &tv, &[4, 6]).unwrap();
+    gradcheck("bce_with_logits", vec![input(&mut r, &[4, 6], -2.0, 2.0), input(&mut r, &[4, 6], 0.5, 2.0)], move |t, x| {
+        let z = ops::mul(t, x[0], x[1])?;
+        ops::bce_with_logits(t, z, &targets, 0.25)
+    });
+    // mu and logvar from one input through a product and a tanh, as an encoder's two heads would.
+    gradcheck("kl_normal", vec![input(&mut r, &[3, 5], -1.5, 1.5), input(&mut r, &[3, 5], -1.0, 1.0)], |t, x| {
+        let mu = ops::mul(t, x[0], x[1])?;
+        let lv = ops::tanh(t, x[1])?;
+        let lv = ops::scale(t, lv, 2.0)?;
+        ops::kl_normal(t, mu, lv, 0.4)
+    });
+}
+
 /// Like `gradcheck`, for a model's own parameters: perturbs each parameter's device tensor in place.
 fn gradcheck_params(name: &str, params: &[Param], f: impl Fn(&mut Tape) -> Result<Var>) {
     let g = gpu();
@@ -303,7 +344,7 @@ fn two_layer_transformer_full_gradient() {
     let mut prng = pretext::rng::Rng::new(11);
     let mut r = Rng::new(12);
     for pre_ln in [false, true] {
-        let cfg = BlockConfig { d_model: 8, heads: 2, d_ff: 12, eps: 1e-5, pre_ln, dropout: 0.0, act: Activation::GeluErf, init: Init::Normal(0.3) };
+        let cfg = BlockConfig { d_model: 8, heads: 2, d_ff: 12, eps: 1e-5, pre_ln, dropout: 0.0, attn_dropout: 0.0, act: Activation::GeluErf, init: Init::Normal(0.3) };
         let blocks: Vec<TransformerBlock> =
             (0..2).map(|i| TransformerBlock::new(g, &BlockNames::bert(&format!("layer.{i}")), &cfg, &mut prng).unwrap()).collect();
         let x = Param::new("x", Tensor::from_slice(g, &r.vec_f32(2 * 4 * 8), &[2, 4, 8]).unwrap(), false);
@@ -319,4 +360,21 @@ fn two_layer_transformer_full_gradient() {
             Ok(h)
         });
     }
+}
+
+#[test]
+fn batch_norm_with_and_without_affine() {
+    let mut r = Rng::new(41);
+    gradcheck(
+        "batch_norm affine",
+        vec![input(&mut r, &[6, 5], -2.0, 2.0), input(&mut r, &[5], 0.5, 1.5), input(&mut r, &[5], -0.5, 0.5)],
+        |t, x| {
+            let h = ops::scale(t, x[0], 1.3)?;
+            ops::batch_norm(t, h, Some((x[1], x[2])), None, 0.1, 1e-5)
+        },
+    );
+    gradcheck("batch_norm plain", vec![input(&mut r, &[4, 3], -2.0, 2.0)], |t, x| {
+        let y = ops::batch_norm(t, x[0], None, None, 0.1, 1e-5)?;
+        ops::mul(t, y, x[0])
+    });
 }

@@ -128,25 +128,6 @@ fn scatter_ref(dy: &[f64], batch: usize, keep: usize, dim: usize, index: &[i32],
     out
 }
 
-/// Philox-4x32-10 (Random123) on the host.
-fn philox_ref(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
-    let (mut c, mut k) = (counter, key);
-    for _ in 0..10 {
-        let p0 = 0xD251_1F53u64 * c[0] as u64;
-        let p1 = 0xCD9E_8D57u64 * c[2] as u64;
-        c = [(p1 >> 32) as u32 ^ c[1] ^ k[0], p1 as u32, (p0 >> 32) as u32 ^ c[3] ^ k[1], p0 as u32];
-        k = [k[0].wrapping_add(0x9E37_79B9), k[1].wrapping_add(0xBB67_AE85)];
-    }
-    c
-}
-
-/// Whether stream position e is kept by dropout(p, seed).
-fn keep_ref(seed: u64, e: u64, p: f64) -> bool {
-    let q = e / 4;
-    let word = philox_ref([q as u32, (q >> 32) as u32, 0, 0], [seed as u32, (seed >> 32) as u32])[(e % 4) as usize];
-    (word >> 8) as f64 / (1u64 << 24) as f64 >= p
-}
-
 // ---------- helpers ----------
 
 fn upload(data: &[f32], shape: &[usize]) -> Tensor {
@@ -239,6 +220,8 @@ fn unary_ref(v: f64, op: UnaryOp) -> f64 {
         UnaryOp::Rsqrt { eps } => 1.0 / (v + eps as f64).sqrt(),
         UnaryOp::Square => v * v,
         UnaryOp::Recip => 1.0 / v,
+        UnaryOp::Abs => v.abs(),
+        UnaryOp::Sign => if v == 0.0 { 0.0 } else { v.signum() },
     }
 }
 
@@ -270,6 +253,27 @@ fn unary_ops_match_f64() {
     }
     let empty = upload(&[], &[0, 4]);
     assert_eq!(unary(gpu(), &empty, UnaryOp::Exp).unwrap().shape(), &[0, 4]);
+}
+
+#[test]
+fn abs_and_sign_are_exact_on_signed_inputs() {
+    let mut rng = Rng::new(4);
+    for n in [1, 7, 1031, 40_001] {
+        let mut x: Vec<f32> = (0..n).map(|_| rng.range(-3.0, 3.0) as f32).collect();
+        x[0] = 0.0;
+        if n > 2 {
+            x[1] = -0.0;
+            x[2] = -1e-30;
+        }
+        let t = upload(&x, &[n]);
+        for op in [UnaryOp::Abs, UnaryOp::Sign] {
+            let out = download(&unary(gpu(), &t, op).unwrap());
+            for (i, (&g, &v)) in out.iter().zip(&x).enumerate() {
+                let want = unary_ref(v as f64, op);
+                assert!(g as f64 == want, "unary {op:?} n={n}: element {i} ({v:e}) gave {g:e}, want {want:e} (exact)");
+            }
+        }
+    }
 }
 
 #[test]

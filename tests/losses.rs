@@ -1,9 +1,12 @@
-//! Embedding, cross-entropy, MAE reconstruction loss and NT-Xent vs f64 references; every reference gradient
+//! Embedding, cross-entropy, MAE reconstruction loss, NT-Xent, binary cross-entropy with logits and the VAE's
+//! KL term vs f64 references; every reference gradient
 //! is itself checked by central differences on a tiny case.
 mod common;
 use common::*;
 
+use pretext::kernels::bce::bce_with_logits;
 use pretext::kernels::cross_entropy::cross_entropy;
+use pretext::kernels::kl_normal::kl_normal;
 use pretext::kernels::embedding::{embedding_bwd, embedding_fwd};
 use pretext::kernels::nt_xent::nt_xent;
 use pretext::kernels::recon_loss::recon_loss;
@@ -425,3 +428,169 @@ fn nt_xent_rejects_bad_input() {
     assert!(nt_xent(gpu(), &up(&[0.0; 4], &[4]), 0.1).is_err());
 }
 
+
+// ---------------- binary cross-entropy with logits ----------------
+
+/// (scaled total, per-row sums, scaled gradient) of -t log σ(z) - (1-t) log(1-σ(z)), written as the textbook
+/// logs of σ computed in f64 (σ from exp of a negative number only, so no overflow).
+fn bce_ref(z: &[f64], t: &[f64], dim: usize, scale: f64) -> (f64, Vec<f64>, Vec<f64>) {
+    let sig = |v: f64| if v >= 0.0 { 1.0 / (1.0 + (-v).exp()) } else { v.exp() / (1.0 + v.exp()) };
+    // log σ(v) = -log(1 + e^{-v}); log(1 - σ(v)) = log σ(-v)
+    let log_sig = |v: f64| if v >= 0.0 { -(-v).exp().ln_1p() } else { v - v.exp().ln_1p() };
+    let elem: Vec<f64> = z.iter().zip(t).map(|(&v, &y)| -y * log_sig(v) - (1.0 - y) * log_sig(-v)).collect();
+    let rows: Vec<f64> = elem.chunks(dim.max(1)).map(|r| r.iter().sum()).collect();
+    let grad = z.iter().zip(t).map(|(&v, &y)| scale * (sig(v) - y)).collect();
+    (scale * rows.iter().sum::<f64>(), rows, grad)
+}
+
+/// Logits spread by `spread`, with some saturated ones; targets in [0, 1] with exact 0s and 1s.
+fn bce_inputs(rng: &mut Rng, n: usize, spread: f64) -> (Vec<f32>, Vec<f32>) {
+    let z = (0..n)
+        .map(|_| match rng.below(20) {
+            0 => 40.0,
+            1 => -40.0,
+            2 => 0.0,
+            _ => (spread * rng.normal()) as f32,
+        })
+        .collect();
+    let t = (0..n)
+        .map(|_| match rng.below(4) {
+            0 => 0.0,
+            1 => 1.0,
+            _ => rng.uniform() as f32,
+        })
+        .collect();
+    (z, t)
+}
+
+#[test]
+fn bce_with_logits_matches_reference() {
+    let mut rng = Rng::new(60);
+    // (rows, dim): single element, primes, a batch of 28x28 images, few rows (workgroup path), and a row long
+    // enough to take the workgroup path on a CPU adapter.
+    for (rows, dim) in [(1, 1), (3, 7), (17, 784), (129, 13), (2, 5), (5, 40_003)] {
+        for spread in [1.0, 8.0] {
+            let (z, t) = bce_inputs(&mut rng, rows * dim, spread);
+            let scale = 1.0 / rows as f32;
+            let out = bce_with_logits(gpu(), &up(&z, &[rows, dim]), &up(&t, &[rows, dim]), scale).unwrap();
+            let (lr, rr, gr) = bce_ref(&f64s(&z), &f64s(&t), dim, scale as f64);
+            let l = down(&out.loss)[0] as f64;
+            let el = (l - lr).abs() / lr.abs().max(1e-30);
+            assert!(el <= 1e-5, "bce_with_logits {rows}x{dim} spread {spread}: loss {l} vs {lr}, rel error {el:.2e} > 1e-5");
+            let er = rel_l2(&down(&out.row_loss), &rr);
+            assert!(er <= 1e-5, "bce_with_logits {rows}x{dim} spread {spread}: row losses rel L2 {er:.2e} > 1e-5");
+            let eg = rel_l2(&down(&out.grad), &gr);
+            assert!(eg <= 1e-5, "bce_with_logits {rows}x{dim} spread {spread}: grad rel L2 {eg:.2e} > 1e-5");
+        }
+    }
+}
+
+#[test]
+fn bce_with_logits_is_exact_at_saturated_logits() {
+    // log(1 + e^{-|z|}) must keep its value where 1 + e^{-|z|} rounds to 1 (|z| > 17 in f32), and nothing
+    // may overflow at |z| = 1e30.
+    let z = [20.0f32, 30.0, -30.0, 1e30, -1e30, 88.0, -88.0, 17.5];
+    let t = [1.0f32, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0];
+    let out = bce_with_logits(gpu(), &up(&z, &[1, 8]), &up(&t, &[1, 8]), 1.0).unwrap();
+    let (_, rr, gr) = bce_ref(&f64s(&z), &f64s(&t), 8, 1.0);
+    let got = down(&out.row_loss)[0] as f64;
+    assert!((got - rr[0]).abs() <= 1e-6 * rr[0], "bce row loss at saturated logits: {got:e} vs {:e}", rr[0]);
+    let g = down(&out.grad);
+    assert!(g.iter().zip(&gr).all(|(a, b)| a.is_finite() && (*a as f64 - b).abs() <= 1e-7), "bce grad at saturated logits: {g:?} vs {gr:?}");
+    // Each element alone: a loss of 2e-9 (z = 20, t = 1) is 2e-9, not 0.
+    for (&zv, &tv) in z.iter().zip(&t) {
+        let o = bce_with_logits(gpu(), &up(&[zv], &[1, 1]), &up(&[tv], &[1, 1]), 1.0).unwrap();
+        let (want, _, _) = bce_ref(&[zv as f64], &[tv as f64], 1, 1.0);
+        let got = down(&o.loss)[0] as f64;
+        assert!((got - want).abs() <= 1e-5 * want.abs() + 1e-30, "bce({zv}, {tv}) = {got:e}, want {want:e}");
+    }
+}
+
+#[test]
+fn bce_reference_gradient_matches_finite_differences() {
+    let mut rng = Rng::new(61);
+    let (z, t) = bce_inputs(&mut rng, 12, 2.0);
+    let (z, t) = (f64s(&z), f64s(&t));
+    let (_, _, grad) = bce_ref(&z, &t, 4, 0.25);
+    let numeric = numeric_grad(&z, 1e-6, |zz| bce_ref(zz, &t, 4, 0.25).0);
+    let e = rel_l2_f64(&grad, &numeric);
+    assert!(e <= 1e-7, "bce reference gradient vs central differences: {e:.2e} > 1e-7");
+}
+
+#[test]
+fn bce_with_logits_empty_and_bad_input() {
+    let out = bce_with_logits(gpu(), &up(&[], &[0, 5]), &up(&[], &[0, 5]), 1.0).unwrap();
+    assert_eq!(down(&out.loss), vec![0.0], "bce of no rows is 0");
+    let e = bce_with_logits(gpu(), &up(&[0.0; 6], &[2, 3]), &up(&[0.0; 6], &[3, 2]), 1.0).unwrap_err();
+    assert!(matches!(&e, Error::Shape(m) if m == "bce_with_logits: targets has shape [3, 2], expected [2, 3]"), "{e}");
+    let e = bce_with_logits(gpu(), &up(&[0.0; 6], &[6]), &up(&[0.0; 6], &[6]), 1.0).unwrap_err();
+    assert!(matches!(&e, Error::Shape(m) if m.contains("logits") && m.contains("rank 2")), "{e}");
+}
+
+// ---------------- KL(N(mu, exp(logvar)) || N(0, I)) ----------------
+
+/// (scaled total, per-row KL, dmu, dlogvar) by the closed form.
+fn kl_ref(mu: &[f64], lv: &[f64], dim: usize, scale: f64) -> (f64, Vec<f64>, Vec<f64>, Vec<f64>) {
+    let elem: Vec<f64> = mu.iter().zip(lv).map(|(&m, &l)| 0.5 * (m * m + l.exp() - 1.0 - l)).collect();
+    let rows: Vec<f64> = elem.chunks(dim.max(1)).map(|r| r.iter().sum()).collect();
+    let dmu = mu.iter().map(|m| scale * m).collect();
+    let dlv = lv.iter().map(|l| scale * 0.5 * (l.exp() - 1.0)).collect();
+    (scale * rows.iter().sum::<f64>(), rows, dmu, dlv)
+}
+
+/// The KL of two diagonal Gaussians by numerical integration over one dimension, to check the closed form.
+fn kl_numeric_1d(m: f64, lv: f64) -> f64 {
+    let s = (0.5 * lv).exp();
+    let (n, lo, hi) = (200_000, m - 12.0 * s, m + 12.0 * s);
+    let h = (hi - lo) / n as f64;
+    let logq = |x: f64| -0.5 * ((x - m) / s).powi(2) - s.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln();
+    let logp = |x: f64| -0.5 * x * x - 0.5 * (2.0 * std::f64::consts::PI).ln();
+    (0..n).map(|i| lo + (i as f64 + 0.5) * h).map(|x| logq(x).exp() * (logq(x) - logp(x)) * h).sum()
+}
+
+#[test]
+fn kl_normal_matches_reference() {
+    let mut rng = Rng::new(62);
+    for (rows, dim) in [(1, 1), (3, 7), (128, 32), (2, 5), (9, 40_001)] {
+        let n = rows * dim;
+        let mu: Vec<f32> = (0..n).map(|_| rng.range(-2.0, 2.0) as f32).collect();
+        let lv: Vec<f32> = (0..n).map(|_| rng.range(-4.0, 3.0) as f32).collect();
+        let scale = 0.7 / rows as f32;
+        let out = kl_normal(gpu(), &up(&mu, &[rows, dim]), &up(&lv, &[rows, dim]), scale).unwrap();
+        let (lr, rr, dmr, dlr) = kl_ref(&f64s(&mu), &f64s(&lv), dim, scale as f64);
+        let l = down(&out.loss)[0] as f64;
+        let el = (l - lr).abs() / lr.abs();
+        assert!(el <= 1e-5, "kl_normal {rows}x{dim}: loss {l} vs {lr}, rel error {el:.2e} > 1e-5");
+        for (name, got, want) in [("row_kl", &out.row_kl, &rr), ("dmu", &out.dmu, &dmr), ("dlogvar", &out.dlogvar, &dlr)] {
+            let e = rel_l2(&down(got), want);
+            assert!(e <= 1e-5, "kl_normal {rows}x{dim}: {name} rel L2 {e:.2e} > 1e-5");
+        }
+    }
+}
+
+#[test]
+fn kl_reference_is_the_kl_and_its_gradient() {
+    // The closed form against numerical integration of E_q[log q - log p] ...
+    for (m, lv) in [(0.0, 0.0), (1.3, -1.0), (-0.4, 1.2)] {
+        let (closed, _, _, _) = kl_ref(&[m], &[lv], 1, 1.0);
+        let num = kl_numeric_1d(m, lv);
+        assert!((closed - num).abs() <= 1e-6, "KL closed form {closed} vs integration {num} at mu {m}, logvar {lv}");
+    }
+    // ... and its gradients against central differences.
+    let mut rng = Rng::new(63);
+    let mu: Vec<f64> = (0..6).map(|_| rng.range(-1.0, 1.0)).collect();
+    let lv: Vec<f64> = (0..6).map(|_| rng.range(-1.0, 1.0)).collect();
+    let (_, _, dmu, dlv) = kl_ref(&mu, &lv, 3, 0.5);
+    let e = rel_l2_f64(&dmu, &numeric_grad(&mu, 1e-6, |m| kl_ref(m, &lv, 3, 0.5).0));
+    assert!(e <= 1e-7, "kl reference dmu vs central differences: {e:.2e} > 1e-7");
+    let e = rel_l2_f64(&dlv, &numeric_grad(&lv, 1e-6, |l| kl_ref(&mu, l, 3, 0.5).0));
+    assert!(e <= 1e-7, "kl reference dlogvar vs central differences: {e:.2e} > 1e-7");
+}
+
+#[test]
+fn kl_normal_empty_and_bad_input() {
+    let out = kl_normal(gpu(), &up(&[], &[0, 4]), &up(&[], &[0, 4]), 1.0).unwrap();
+    assert_eq!(down(&out.loss), vec![0.0], "KL of no rows is 0");
+    let e = kl_normal(gpu(), &up(&[0.0; 6], &[2, 3]), &up(&[0.0; 6], &[1, 6]), 1.0).unwrap_err();
+    assert!(matches!(&e, Error::Shape(m) if m == "kl_normal: logvar has shape [1, 6], expected [2, 3]"), "{e}");
+}

@@ -418,6 +418,7 @@ fn act_ref(act: Activation, x: f64) -> f64 {
         Activation::GeluTanh => 0.5 * x * (1.0 + (c * (x + 0.044715 * x.powi(3))).tanh()),
         Activation::Relu => x.max(0.0),
         Activation::Tanh => x.tanh(),
+        Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
     }
 }
 
@@ -432,10 +433,14 @@ fn act_grad_ref(act: Activation, x: f64) -> f64 {
         }
         Activation::Relu => (x > 0.0) as u8 as f64,
         Activation::Tanh => 1.0 - x.tanh().powi(2),
+        Activation::Sigmoid => {
+            let e = (-x.abs()).exp();
+            e / (1.0 + e).powi(2)
+        }
     }
 }
 
-const ACTS: [Activation; 4] = [Activation::GeluErf, Activation::GeluTanh, Activation::Relu, Activation::Tanh];
+const ACTS: [Activation; 5] = [Activation::GeluErf, Activation::GeluTanh, Activation::Relu, Activation::Tanh, Activation::Sigmoid];
 
 #[test]
 fn f64_references_are_right() {
@@ -556,4 +561,184 @@ fn activations_reject_bad_input_and_handle_empty() {
     let e = upload(&[], &[0, 3]);
     assert_eq!(activation_fwd(g, &e, Activation::GeluErf).unwrap().shape(), &[0, 3]);
     assert_eq!(activation_bwd(g, &e, &e, Activation::GeluErf).unwrap().dtype(), DType::F32);
+}
+
+// ---------------------------------------------------------------- batch norm
+
+/// f64 BatchNorm1d over rows, per column: (y, mean, rstd, running mean, running var after the update).
+#[allow(clippy::type_complexity)]
+fn batchnorm_ref(x: &[f64], rows: usize, dim: usize, gamma: &[f64], beta: &[f64], running: (&[f64], &[f64]), training: bool, m: f64, eps: f64)
+    -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
+    let (mut mean, mut rstd, mut rm, mut rv) = (vec![0.0; dim], vec![0.0; dim], running.0.to_vec(), running.1.to_vec());
+    for d in 0..dim {
+        let (mu, var) = if training {
+            let mu = (0..rows).map(|n| x[n * dim + d]).sum::<f64>() / rows as f64;
+            let ss = (0..rows).map(|n| (x[n * dim + d] - mu).powi(2)).sum::<f64>();
+            rm[d] = (1.0 - m) * rm[d] + m * mu;
+            rv[d] = (1.0 - m) * rv[d] + m * ss / (rows - 1) as f64;
+            (mu, ss / rows as f64)
+        } else {
+            (running.0[d], running.1[d])
+        };
+        mean[d] = mu;
+        rstd[d] = 1.0 / (var + eps).sqrt();
+    }
+    let y = (0..rows * dim).map(|e| (x[e] - mean[e % dim]) * rstd[e % dim] * gamma[e % dim] + beta[e % dim]).collect();
+    (y, mean, rstd, rm, rv)
+}
+
+/// The analytic gradient of Σ dy ⊙ batchnorm(x) in f64: (dx, dgamma, dbeta).
+fn batchnorm_bwd_ref(dy: &[f64], x: &[f64], rows: usize, dim: usize, gamma: &[f64], mean: &[f64], rstd: &[f64], training: bool) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let (mut dx, mut dg, mut db) = (vec![0.0; rows * dim], vec![0.0; dim], vec![0.0; dim]);
+    for d in 0..dim {
+        let xh: Vec<f64> = (0..rows).map(|n| (x[n * dim + d] - mean[d]) * rstd[d]).collect();
+        let sdy: f64 = (0..rows).map(|n| dy[n * dim + d]).sum();
+        let sdyx: f64 = (0..rows).map(|n| dy[n * dim + d] * xh[n]).sum();
+        dg[d] = sdyx;
+        db[d] = sdy;
+        for n in 0..rows {
+            let g = dy[n * dim + d];
+            dx[n * dim + d] = gamma[d] * rstd[d] * if training { g - sdy / rows as f64 - xh[n] * sdyx / rows as f64 } else { g };
+        }
+    }
+    (dx, dg, db)
+}
+
+#[test]
+fn batchnorm_matches_f64_in_train_and_eval_with_and_without_affine() {
+    use pretext::kernels::batchnorm::{batchnorm_bwd, batchnorm_fwd};
+    let mut rng = Rng::new(31);
+    for (rows, dim) in [(2, 1), (3, 7), (17, 128), (256, 33), (1000, 5), (5, 300), (129, 64)] {
+        // columns with an offset and a scale, so a one-pass variance would cancel
+        let mut x = vec![0f32; rows * dim];
+        for d in 0..dim {
+            let (off, sc) = (rng.range(-4.0, 4.0), rng.range(0.1, 3.0));
+            for n in 0..rows {
+                x[n * dim + d] = (off + sc * rng.normal()) as f32;
+            }
+        }
+        let dy = rng.vec_f32(rows * dim);
+        let gamma: Vec<f32> = (0..dim).map(|_| rng.range(0.5, 1.5) as f32).collect();
+        let beta = rng.vec_f32(dim);
+        let rm0 = rng.vec_f32(dim);
+        let rv0: Vec<f32> = (0..dim).map(|_| rng.range(0.5, 2.0) as f32).collect();
+        for training in [true, false] {
+            for affine in [true, false] {
+                let label = format!("batchnorm {rows}x{dim} training={training} affine={affine}");
+                let (g64, b64) = if affine { (f64s(&gamma), f64s(&beta)) } else { (vec![1.0; dim], vec![0.0; dim]) };
+                let (wy, wmean, wrstd, wrm, wrv) = batchnorm_ref(&f64s(&x), rows, dim, &g64, &b64, (&f64s(&rm0), &f64s(&rv0)), training, 0.1, 1e-5);
+                let xt = upload(&x, &[rows, dim]);
+                let (gt, bt) = (upload(&gamma, &[dim]), upload(&beta, &[dim]));
+                let (rmt, rvt) = (upload(&rm0, &[dim]), upload(&rv0, &[dim]));
+                let f = batchnorm_fwd(gpu(), &xt, affine.then_some((&gt, &bt)), Some((&rmt, &rvt)), training, 0.1, 1e-5).unwrap();
+                for (name, got, want, tol) in [("y", &f.y, &wy, 1e-5), ("mean", &f.mean, &wmean, 1e-5), ("rstd", &f.rstd, &wrstd, 1e-5), ("running_mean", &rmt, &wrm, 1e-6), ("running_var", &rvt, &wrv, 1e-6)] {
+                    let err = rel_l2(&download(got), want);
+                    assert!(err <= tol, "{label}: {name} rel L2 error {err:.2e} > {tol:.0e}");
+                }
+                let (wdx, wdg, wdb) = batchnorm_bwd_ref(&f64s(&dy), &f64s(&x), rows, dim, &g64, &wmean, &wrstd, training);
+                let g = batchnorm_bwd(gpu(), &upload(&dy, &[rows, dim]), &xt, affine.then_some(&gt), &f.mean, &f.rstd, training).unwrap();
+                // Relative to |γ·r·dy|: with few rows dx is a near-total cancellation of that scale (2 rows: ~0).
+                let got = download(&g.dx);
+                let scale = (0..rows * dim).map(|e| (g64[e % dim] * wrstd[e % dim] * dy[e] as f64).powi(2)).sum::<f64>().sqrt();
+                let err = got.iter().zip(&wdx).map(|(a, b)| (*a as f64 - b).powi(2)).sum::<f64>().sqrt() / scale;
+                assert!(err <= 1e-5, "{label}: dx L2 error {err:.2e} of |gamma*rstd*dy| > 1e-5");
+                assert_eq!(g.dgamma.is_some(), affine, "{label}: dgamma only with affine");
+                if let (Some(dg), Some(db)) = (&g.dgamma, &g.dbeta) {
+                    for (name, got, want) in [("dgamma", dg, &wdg), ("dbeta", db, &wdb)] {
+                        let err = rel_l2(&download(got), want);
+                        assert!(err <= 1e-5, "{label}: {name} rel L2 error {err:.2e} > 1e-5");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn batchnorm_backward_reference_matches_finite_differences() {
+    let mut rng = Rng::new(32);
+    let (rows, dim) = (5, 3);
+    let x: Vec<f64> = (0..rows * dim).map(|_| rng.normal()).collect();
+    let dy: Vec<f64> = (0..rows * dim).map(|_| rng.normal()).collect();
+    let gamma = vec![0.7, 1.3, -0.4];
+    let beta = vec![0.1, 0.0, -0.2];
+    let (rm, rv) = (vec![0.0; dim], vec![1.0; dim]);
+    let loss = |x: &[f64]| -> f64 {
+        let (y, ..) = batchnorm_ref(x, rows, dim, &gamma, &beta, (&rm, &rv), true, 0.1, 1e-5);
+        y.iter().zip(&dy).map(|(a, b)| a * b).sum()
+    };
+    let (_, mean, rstd, ..) = batchnorm_ref(&x, rows, dim, &gamma, &beta, (&rm, &rv), true, 0.1, 1e-5);
+    let (dx, ..) = batchnorm_bwd_ref(&dy, &x, rows, dim, &gamma, &mean, &rstd, true);
+    for i in 0..rows * dim {
+        let (mut up, mut down) = (x.clone(), x.clone());
+        up[i] += 1e-6;
+        down[i] -= 1e-6;
+        let numeric = (loss(&up) - loss(&down)) / 2e-6;
+        assert!((numeric - dx[i]).abs() < 1e-6, "dx[{i}]: analytic {} vs numeric {numeric}", dx[i]);
+    }
+}
+
+#[test]
+fn batchnorm1d_matches_torch_in_train_and_eval_mode() {
+    use pretext::autograd::{ParamId, Tape};
+    use pretext::nn::BatchNorm1d;
+    let fix = pretext::checkpoint::load(std::path::Path::new("assets/fixtures/batchnorm.safetensors")).unwrap();
+    let t = |name: &str| fix.tensors[name].data.clone();
+    let (rows, dim) = (13, 7);
+    let close = |label: &str, got: &[f32], want: &[f32]| {
+        let err = rel_l2(got, &f64s(want));
+        assert!(err <= 1e-5, "torch parity: {label}: rel L2 error {err:.2e} > 1e-5");
+    };
+    for affine in [true, false] {
+        let bn = BatchNorm1d::new(gpu(), "bn", dim, affine).unwrap();
+        if affine {
+            gpu().upload(bn.weight.as_ref().unwrap().value.buffer(), bytemuck::cast_slice(&t("weight"))).unwrap();
+            gpu().upload(bn.bias.as_ref().unwrap().value.buffer(), bytemuck::cast_slice(&t("bias"))).unwrap();
+        }
+        gpu().upload(bn.running_mean.buffer(), bytemuck::cast_slice(&t("running_mean0"))).unwrap();
+        gpu().upload(bn.running_var.buffer(), bytemuck::cast_slice(&t("running_var0"))).unwrap();
+        for training in [true, false] {
+            if !affine && !training {
+                continue;
+            }
+            let mut tape = Tape::new(gpu(), 1);
+            tape.training = training;
+            let x = tape.param(ParamId(77), &upload(&t("x"), &[rows, dim]));
+            let y = bn.forward(&mut tape, x).unwrap();
+            let yv = download(tape.value(y));
+            let grads = tape.backward_with(y, upload(&t("dy"), &[rows, dim])).unwrap();
+            let dx = download(grads.get(ParamId(77)).unwrap());
+            let (mode, suffix) = match (affine, training) {
+                (true, true) => ("train", "_train"),
+                (true, false) => ("eval", "_eval"),
+                _ => ("plain", "_plain"),
+            };
+            close(&format!("{mode} y"), &yv, &t(&format!("y{suffix}")));
+            close(&format!("{mode} dx"), &dx, &t(&format!("dx{suffix}")));
+            if affine {
+                let dw = download(grads.get(bn.weight.as_ref().unwrap().id).unwrap());
+                let db = download(grads.get(bn.bias.as_ref().unwrap().id).unwrap());
+                close(&format!("{mode} dweight"), &dw, &t(&format!("dweight{suffix}")));
+                close(&format!("{mode} dbias"), &db, &t(&format!("dbias{suffix}")));
+            }
+            if training {
+                let (m, v) = if affine { ("running_mean1", "running_var1") } else { ("running_mean_plain", "running_var_plain") };
+                close(&format!("{mode} running_mean"), &download(&bn.running_mean), &t(m));
+                close(&format!("{mode} running_var"), &download(&bn.running_var), &t(v));
+            }
+        }
+    }
+}
+
+#[test]
+fn batchnorm_bad_input_is_an_error() {
+    use pretext::kernels::batchnorm::batchnorm_fwd;
+    let x = upload(&[1.0, 2.0, 3.0], &[1, 3]);
+    let e = batchnorm_fwd(gpu(), &x, None, None, true, 0.1, 1e-5).unwrap_err().to_string();
+    assert!(e.contains("at least 2 rows"), "{e}");
+    let e = batchnorm_fwd(gpu(), &x, None, None, false, 0.1, 1e-5).unwrap_err().to_string();
+    assert!(e.contains("running statistics"), "{e}");
+    let g = upload(&[1.0, 2.0], &[2]);
+    let e = batchnorm_fwd(gpu(), &upload(&[0.0; 6], &[2, 3]), Some((&g, &g)), None, true, 0.1, 1e-5).unwrap_err().to_string();
+    assert!(e.contains("gamma") && e.contains("[2]"), "{e}");
 }

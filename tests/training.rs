@@ -140,7 +140,7 @@ impl SeqClassifier {
     fn new(gpu: &Gpu, seed: u64) -> SeqClassifier {
         let mut rng = Rng::new(seed);
         let d = 32;
-        let cfg = BlockConfig { d_model: d, heads: 2, d_ff: 64, eps: 1e-5, pre_ln: true, dropout: 0.0, act: Activation::GeluErf, init: Init::Normal(0.1) };
+        let cfg = BlockConfig { d_model: d, heads: 2, d_ff: 64, eps: 1e-5, pre_ln: true, dropout: 0.0, attn_dropout: 0.0, act: Activation::GeluErf, init: Init::Normal(0.1) };
         SeqClassifier {
             tokens: Embedding::new(gpu, "tok", 8, d, Init::Normal(0.5), &mut rng).unwrap(),
             positions: Embedding::new(gpu, "pos", 10, d, Init::Normal(0.5), &mut rng).unwrap(),

@@ -103,10 +103,10 @@ pub fn run(b: &mut Bench) -> Result<()> {
         let bwd_flops = 2.5 * fwd_flops;
         // Both paths at every shape (`AttentionPath::for_shape` picks one).
         for (path, fwd, bwd) in [(AttentionPath::Fused, "attention_fwd", "attention_bwd"), (AttentionPath::Matmul, "attention_matmul_fwd", "attention_matmul_bwd")] {
-            let saved = attention_fwd(gpu, &q, &k, &v, None, false, scale, Layout::HeadsFirst, Some(path))?;
-            b.time(fwd, &shape, Work::flops(fwd_flops), |g| attention_fwd(g, &q, &k, &v, None, false, scale, Layout::HeadsFirst, Some(path)).map(|_| ()))?;
+            let saved = attention_fwd(gpu, &q, &k, &v, None, false, scale, Layout::HeadsFirst, None, Some(path))?;
+            b.time(fwd, &shape, Work::flops(fwd_flops), |g| attention_fwd(g, &q, &k, &v, None, false, scale, Layout::HeadsFirst, None, Some(path)).map(|_| ()))?;
             b.time(bwd, &shape, Work::flops(bwd_flops), |g| {
-                attention_bwd(g, &q, &k, &v, &saved.out, &saved.lse, &dout, None, false, scale, Layout::HeadsFirst, Some(path)).map(|_| ())
+                attention_bwd(g, &q, &k, &v, &saved.out, &saved.lse, &dout, None, false, scale, Layout::HeadsFirst, None, Some(path)).map(|_| ())
             })?;
         }
         if b.wants("attention_unfused") {

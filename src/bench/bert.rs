@@ -19,7 +19,7 @@ pub fn run(b: &mut Bench) -> Result<()> {
         return Ok(());
     }
     let gpu = b.gpu;
-    let config = BertConfig { vocab_size: 8192, hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 512, max_position_embeddings: 64, ..BertConfig::default() };
+    let config = BertConfig { vocab_size: 8192, hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 512, max_position_embeddings: 64, attention_probs_dropout_prob: 0.0, ..BertConfig::default() };
     let (batch, seq) = (16, 64);
     let mut rng = Rng::new(1);
     let started = Instant::now();

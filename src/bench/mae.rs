@@ -71,7 +71,7 @@ pub fn run(b: &mut Bench) -> Result<()> {
     let flops = step_flops(&tiny_config()?, BATCH);
     if b.wants("mae_tiny_first_step") {
         let info = b.gpu.adapter_info();
-        let opts = GpuOptions { backend: Some(format!("{:?}", info.backend).to_lowercase()), adapter_name: Some(info.name.clone()), profile: false };
+        let opts = GpuOptions { backend: Some(format!("{:?}", info.backend).to_lowercase()), adapter_name: Some(info.name.clone()), profile: false, ..Default::default() };
         let started = Instant::now();
         let fresh = Gpu::new(&opts)?;
         let (mut t, mut task) = trainer(&fresh)?;

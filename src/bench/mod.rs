@@ -11,6 +11,7 @@ use crate::Result;
 
 pub mod attention;
 pub mod bert;
+pub mod contrastive;
 pub mod norms;
 pub mod losses;
 pub mod mae;
@@ -234,6 +235,7 @@ pub fn run_all(b: &mut Bench) -> Result<()> {
     // First, so its first step compiles every pipeline it needs (bert_tiny_first_step).
     bert::run(b)?;
     mae::run(b)?;
+    contrastive::run(b)?;
     empty_dispatch(b)?;
     matmul::run(b)?;
     attention::run(b)?;

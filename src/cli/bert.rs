@@ -184,7 +184,8 @@ pub fn classify(gpu: &Gpu, a: &ClassifyArgs) -> Result<()> {
     Ok(())
 }
 
-fn copy_tokenizer_files(from: &Path, to: &Path) -> Result<()> {
+/// Copies the tokenizer files a BERT directory has (vocab.txt, tokenizer.json, ...) into another.
+pub(crate) fn copy_tokenizer_files(from: &Path, to: &Path) -> Result<()> {
     for f in ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"] {
         let src = from.join(f);
         if src.exists() {

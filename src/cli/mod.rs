@@ -7,9 +7,12 @@ use crate::gpu::{Gpu, GpuOptions};
 use crate::train::{Resumed, Task, TrainConfig, Trainer};
 use crate::{Error, Result};
 
+pub mod ae;
 pub mod bert;
+pub mod contrastive;
 pub mod mae;
 pub mod vit;
+pub mod probe;
 
 /// Train self-supervised encoders on any GPU through WebGPU.
 #[derive(Parser, Debug)]
@@ -134,6 +137,15 @@ pub enum Command {
     /// Fine-tune, apply or embed with Vision Transformers.
     #[command(subcommand)]
     Vit(vit::VitCommand),
+    /// Contrastive pretraining (SimCLR, MoCo v3, BYOL on images; SimCSE on text) and its views.
+    #[command(subcommand)]
+    Contrastive(contrastive::ContrastiveCommand),
+    /// Autoencoders on images: train (ae, dae, sparse, vae), reconstruct, sample, evaluate.
+    #[command(subcommand)]
+    Ae(ae::AeCommand),
+    /// Linear-probe and kNN accuracy of an image encoder's frozen features (or of the raw pixels, or of the
+    /// encoder at its initial weights); prints one JSON object.
+    Probe(probe::ProbeArgs),
 }
 
 /// Opens the device the arguments ask for.
@@ -187,6 +199,13 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Vit(vit::VitCommand::Finetune(a)) => vit::finetune(&gpu, a)?,
         Command::Vit(vit::VitCommand::Classify(a)) => vit::classify(&gpu, a)?,
         Command::Vit(vit::VitCommand::Embed(a)) => vit::embed(&gpu, a)?,
+        Command::Contrastive(contrastive::ContrastiveCommand::Pretrain(a)) => contrastive::pretrain(&gpu, a)?,
+        Command::Contrastive(contrastive::ContrastiveCommand::Views(a)) => contrastive::views(&gpu, a)?,
+        Command::Ae(ae::AeCommand::Train(a)) => ae::train(&gpu, a)?,
+        Command::Ae(ae::AeCommand::Reconstruct(a)) => ae::reconstruct(&gpu, a)?,
+        Command::Ae(ae::AeCommand::Sample(a)) => ae::sample(&gpu, a)?,
+        Command::Ae(ae::AeCommand::Eval(a)) => ae::eval(&gpu, a)?,
+        Command::Probe(a) => probe::run(&gpu, a)?,
     }
     if cli.device.profile {
         let rows = gpu.take_profile()?;

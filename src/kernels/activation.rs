@@ -1,5 +1,5 @@
 //! Elementwise activations and their backward (`shaders/activation.wgsl`): exact (erf) and tanh GELU,
-//! ReLU, tanh; and erf itself, which WGSL lacks and the exact GELU is built on.
+//! ReLU, tanh, sigmoid; and erf itself, which WGSL lacks and the exact GELU is built on.
 use bytemuck::{Pod, Zeroable};
 
 use super::launch;
@@ -22,6 +22,8 @@ pub enum Activation {
     Relu,
     /// tanh(x).
     Tanh,
+    /// 1 / (1 + exp(−x)), computed without overflow for any x.
+    Sigmoid,
 }
 
 impl Activation {
@@ -31,6 +33,7 @@ impl Activation {
             Activation::GeluTanh => ("gelu_tanh_fwd", "gelu_tanh_bwd"),
             Activation::Relu => ("relu_fwd", "relu_bwd"),
             Activation::Tanh => ("tanh_fwd", "tanh_bwd"),
+            Activation::Sigmoid => ("sigmoid_fwd", "sigmoid_bwd"),
         }
     }
 }

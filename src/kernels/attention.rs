@@ -12,6 +12,10 @@
 //! On adapters with the subgroup matmul, attention whose scores fit a budget takes the matmul path instead
 //! (`AttentionPath`): the products run as strided batched matmuls that read the heads in place, with the
 //! [batch·heads, seq, seq] scores materialised and only the row softmax in `attention_probs_*`.
+//!
+//! Both paths apply dropout to the probabilities when asked (`AttnDropout`: SimCSE's only augmentation), the
+//! mask regenerated from its seed and offset in every pass and never stored; without it the kernels compile
+//! without that code.
 use bytemuck::{Pod, Zeroable};
 
 use super::launch;
@@ -114,7 +118,23 @@ struct Params {
     neg_inf: f32,
     strides: [u32; 3],
     _pad: u32,
+    key: [u32; 2],
+    base: [u32; 2],
+    threshold: u32,
+    keep_scale: f32,
+    _pad1: [u32; 2],
 } // = Params in attention.wgsl
+
+/// Dropout on the attention probabilities: O = (P ⊙ D)·V, D_ij = keep_ij / (1 − p), with keep_ij the mask that
+/// `kernels::dropout::dropout(probs, p, seed, offset)` would draw over the probabilities `[batch, heads, seq,
+/// seq]` (element (b, h, i, j) at stream position offset + ((b·heads + h)·seq + i)·seq + j). Both paths
+/// regenerate it in every pass; it is never stored. Reserve batch·heads·seq² positions of the stream for it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AttnDropout {
+    pub p: f32,
+    pub seed: u64,
+    pub offset: u64,
+}
 
 /// Checks q, k, v (same 4-d shape, f32, head_dim <= 128) and lengths ([batch] I32); returns the shape as
 /// (batch, heads, seq, head_dim).
@@ -142,8 +162,43 @@ fn check_inputs(op: &str, q: &Tensor, k: &Tensor, v: &Tensor, lengths: Option<&T
     Ok(layout.bhsd(dims))
 }
 
-fn params(dims: [usize; 4], lengths: Option<&Tensor>, causal: bool, scale: f32, layout: Layout) -> Params {
+/// The override constants of an attention pipeline: the workgroup size (fused kernels), and DROPOUT only when it
+/// is on, so that attention without dropout compiles exactly as before.
+fn constants(wg: Option<usize>, dropout: Option<&AttnDropout>) -> Vec<(&'static str, f64)> {
+    let mut c = Vec::new();
+    if let Some(wg) = wg {
+        c.push(("WG", wg as f64));
+    }
+    if dropout.is_some() {
+        c.push(("DROPOUT", 1.0));
+    }
+    c
+}
+
+/// Checks a dropout request against the shape; returns it when it drops anything (p > 0).
+fn check_dropout(op: &str, dims: [usize; 4], dropout: Option<AttnDropout>) -> Result<Option<AttnDropout>> {
+    let Some(d) = dropout else { return Ok(None) };
+    if !(0.0..1.0).contains(&d.p) {
+        return Err(Error::Invalid(format!("{op}: attention dropout p = {} must lie in [0, 1)", d.p)));
+    }
+    if d.p == 0.0 {
+        return Ok(None);
+    }
+    let [batch, heads, seq, _] = dims;
+    if (batch * heads * seq) as u64 * seq as u64 > u32::MAX as u64 {
+        return Err(Error::Shape(format!("{op}: {batch}x{heads} heads of {seq}x{seq} probabilities exceed the dropout stream's 32-bit index")));
+    }
+    Ok(Some(d))
+}
+
+fn params(dims: [usize; 4], lengths: Option<&Tensor>, causal: bool, scale: f32, layout: Layout, dropout: Option<&AttnDropout>) -> Params {
     let [batch, heads, seq, head_dim] = dims;
+    let (key, base, threshold, keep_scale) = match dropout {
+        // keep iff (word >> 8) >= ceil(p · 2^24), as dropout.wgsl
+        Some(d) => ([d.seed as u32, (d.seed >> 32) as u32], [d.offset as u32, (d.offset >> 32) as u32],
+                    (d.p as f64 * (1u64 << 24) as f64).ceil() as u32, (1.0 / (1.0 - d.p as f64)) as f32),
+        None => ([0; 2], [0; 2], 0, 1.0),
+    };
     Params {
         rows: (batch * heads * seq) as u32,
         bh_count: (batch * heads) as u32,
@@ -157,6 +212,11 @@ fn params(dims: [usize; 4], lengths: Option<&Tensor>, causal: bool, scale: f32, 
         neg_inf: f32::NEG_INFINITY,
         strides: layout.strides(dims).map(|x| x as u32),
         _pad: 0,
+        key,
+        base,
+        threshold,
+        keep_scale,
+        _pad1: [0; 2],
     }
 }
 
@@ -205,7 +265,8 @@ fn lengths_or_dummy(gpu: &Gpu, lengths: Option<&Tensor>) -> Result<Tensor> {
 
 /// O = softmax(Q·Kᵀ·scale + mask)·V; keys j >= lengths\[b\] are masked (lengths: \[batch\] I32, None = all valid,
 /// values clamped to [0, seq]); causal masks j > i. A fully masked row gives O = 0 and lse = −inf. `path`: None
-/// lets `AttentionPath::for_shape` choose (tests and benchmarks pin one).
+/// lets `AttentionPath::for_shape` choose (tests and benchmarks pin one). `dropout`: on the probabilities (see
+/// `AttnDropout`); lse stays the undropped log-normaliser.
 #[allow(clippy::too_many_arguments)]
 pub fn attention_fwd(
     gpu: &Gpu,
@@ -216,10 +277,12 @@ pub fn attention_fwd(
     causal: bool,
     scale: f32,
     layout: Layout,
+    dropout: Option<AttnDropout>,
     path: Option<AttentionPath>,
 ) -> Result<AttentionOut> {
     let op = "attention_fwd";
     let dims = check_inputs(op, q, k, v, lengths, layout)?;
+    let dropout = check_dropout(op, dims, dropout)?;
     let [batch, heads, seq, _] = dims;
     let out = Tensor::empty(gpu, q.shape(), DType::F32)?;
     let lse = Tensor::empty(gpu, &[batch, heads, seq], DType::F32)?;
@@ -228,24 +291,26 @@ pub fn attention_fwd(
         return Ok(AttentionOut { out, lse });
     }
     let lens = lengths_or_dummy(gpu, lengths)?;
-    let p = params(dims, lengths, causal, scale, layout);
+    let p = params(dims, lengths, causal, scale, layout, dropout.as_ref());
     if path.unwrap_or_else(|| AttentionPath::for_shape(gpu, dims)) == AttentionPath::Matmul {
         let h = Heads::new(dims, layout);
         let scores = h.scores(gpu)?;
         matmul_strided(gpu, &h.view(q), &h.view(k), false, true, &h.scores_view(&scores), h.batch)?;
         let probs = h.scores(gpu)?;
-        launch(gpu, "attention", "attention_probs_fwd", &[], &p, &[&scores, &lens], &[&probs, &lse], gpu.grid_1d(rows.div_ceil(64))?)?;
+        let c = constants(None, dropout.as_ref());
+        launch(gpu, "attention", "attention_probs_fwd", &c, &p, &[&scores, &lens], &[&probs, &lse], gpu.grid_1d(rows.div_ceil(64))?)?;
         matmul_strided(gpu, &h.scores_view(&probs), &h.view(v), false, false, &h.view(&out), h.batch)?;
         return Ok(AttentionOut { out, lse });
     }
-    let wg = [("WG", wg_for(seq) as f64)];
-    launch(gpu, "attention", "attention_fwd", &wg, &p, &[q, k, v, &lens], &[&out, &lse], block_grid(gpu, dims)?)?;
+    let c = constants(Some(wg_for(seq)), dropout.as_ref());
+    launch(gpu, "attention", "attention_fwd", &c, &p, &[q, k, v, &lens], &[&out, &lse], block_grid(gpu, dims)?)?;
     Ok(AttentionOut { out, lse })
 }
 
 /// dQ, dK, dV of O = attention_fwd(q, k, v, lengths, causal, scale, layout), given O, its lse and dO; P is
 /// recomputed from lse (never stored by the forward). Fully masked rows and masked keys get zero gradients.
-/// `path` as in `attention_fwd` (either path can take the other's forward results).
+/// `dropout` and `path` as in `attention_fwd` (either path can take the other's forward results; the mask is
+/// regenerated from the same seed and offset).
 #[allow(clippy::too_many_arguments)]
 pub fn attention_bwd(
     gpu: &Gpu,
@@ -259,10 +324,12 @@ pub fn attention_bwd(
     causal: bool,
     scale: f32,
     layout: Layout,
+    dropout: Option<AttnDropout>,
     path: Option<AttentionPath>,
 ) -> Result<AttentionGrads> {
     let op = "attention_bwd";
     let dims = check_inputs(op, q, k, v, lengths, layout)?;
+    let dropout = check_dropout(op, dims, dropout)?;
     let [batch, heads, seq, head_dim] = dims;
     out.expect_dtype(op, "out", DType::F32)?;
     out.expect_shape(op, "out", q.shape())?;
@@ -278,14 +345,15 @@ pub fn attention_bwd(
         return Ok(AttentionGrads { dq, dk, dv });
     }
     let lens = lengths_or_dummy(gpu, lengths)?;
-    let p = params(dims, lengths, causal, scale, layout);
+    let p = params(dims, lengths, causal, scale, layout, dropout.as_ref());
     if path.unwrap_or_else(|| AttentionPath::for_shape(gpu, dims)) == AttentionPath::Matmul {
         // S and dP, then in place P and dS, then the three products.
         let h = Heads::new(dims, layout);
         let (s_p, dp_ds) = (h.scores(gpu)?, h.scores(gpu)?);
         matmul_strided(gpu, &h.view(q), &h.view(k), false, true, &h.scores_view(&s_p), h.batch)?;
         matmul_strided(gpu, &h.view(dout), &h.view(v), false, true, &h.scores_view(&dp_ds), h.batch)?;
-        launch(gpu, "attention", "attention_probs_bwd", &[], &p, &[lse, &lens], &[&s_p, &dp_ds], gpu.grid_1d(rows.div_ceil(64))?)?;
+        let c = constants(None, dropout.as_ref());
+        launch(gpu, "attention", "attention_probs_bwd", &c, &p, &[lse, &lens], &[&s_p, &dp_ds], gpu.grid_1d(rows.div_ceil(64))?)?;
         matmul_strided(gpu, &h.scores_view(&dp_ds), &h.view(k), false, false, &h.view(&dq), h.batch)?;
         matmul_strided(gpu, &h.scores_view(&dp_ds), &h.view(q), true, false, &h.view(&dk), h.batch)?;
         matmul_strided(gpu, &h.scores_view(&s_p), &h.view(dout), true, false, &h.view(&dv), h.batch)?;
@@ -294,9 +362,10 @@ pub fn attention_bwd(
     let groups = block_grid(gpu, dims)?;
     let stats = Tensor::empty(gpu, &[batch, heads, seq, 2], DType::F32)?; // (lse, delta) per row
     let wg = [("WG", wg_for(seq) as f64)];
+    let c = constants(Some(wg_for(seq)), dropout.as_ref());
     let row_groups = gpu.grid_1d(rows.div_ceil(wg_for(seq)))?;
     launch(gpu, "attention", "attention_bwd_stats", &wg, &p, &[out, dout, lse], &[&stats], row_groups)?;
-    launch(gpu, "attention", "attention_bwd_dq", &wg, &p, &[q, k, v, &lens, dout, &stats], &[&dq], groups)?;
-    launch(gpu, "attention", "attention_bwd_dkdv", &wg, &p, &[q, k, v, &lens, dout, &stats], &[&dk, &dv], groups)?;
+    launch(gpu, "attention", "attention_bwd_dq", &c, &p, &[q, k, v, &lens, dout, &stats], &[&dq], groups)?;
+    launch(gpu, "attention", "attention_bwd_dkdv", &c, &p, &[q, k, v, &lens, dout, &stats], &[&dk, &dv], groups)?;
     Ok(AttentionGrads { dq, dk, dv })
 }

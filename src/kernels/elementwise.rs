@@ -55,6 +55,10 @@ pub enum UnaryOp {
     Square,
     /// 1 / x
     Recip,
+    /// |x|
+    Abs,
+    /// sign(x): -1, 0 or 1 (the derivative of |x|, taken as 0 at 0)
+    Sign,
 }
 
 impl UnaryOp {
@@ -70,6 +74,8 @@ impl UnaryOp {
             UnaryOp::Rsqrt { eps } => (6, eps),
             UnaryOp::Square => (7, 0.0),
             UnaryOp::Recip => (8, 0.0),
+            UnaryOp::Abs => (9, 0.0),
+            UnaryOp::Sign => (10, 0.0),
         }
     }
 }

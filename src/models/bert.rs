@@ -208,6 +208,7 @@ impl Bert {
             eps: c.layer_norm_eps,
             pre_ln: false,
             dropout: c.hidden_dropout_prob,
+            attn_dropout: c.attention_probs_dropout_prob,
             act: c.activation(),
             init,
         };

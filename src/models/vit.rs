@@ -307,6 +307,7 @@ impl ViTConfig {
             eps: self.layer_norm_eps,
             pre_ln: true,
             dropout: self.hidden_dropout_prob,
+            attn_dropout: self.attention_probs_dropout_prob,
             act: self.activation(),
             init: Init::XavierUniform,
         }

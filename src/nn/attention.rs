@@ -43,10 +43,9 @@ impl MultiHeadSelfAttention {
         let k = split(tape, k)?;
         let v = self.value.forward(tape, x)?;
         let v = split(tape, v)?;
-        // Dropout on attention probabilities is not applied inside the fused kernel; it is rarely used when
-        // pretraining small models and never at inference. The argument is kept so configs stay honest.
-        let _ = attn_dropout;
-        let o = ops::attention(tape, q, k, v, lengths, false, 1.0 / (d as f32).sqrt(), Layout::SeqFirst)?;
+        // Dropout on the probabilities while training (HF's attention_probs_dropout_prob), inside both attention
+        // paths, the mask regenerated in the backward pass.
+        let o = ops::attention_dropout(tape, q, k, v, lengths, false, 1.0 / (d as f32).sqrt(), Layout::SeqFirst, attn_dropout)?;
         let o = ops::reshape(tape, o, &[batch, seq, d_model])?;
         self.output.forward(tape, o)
     }

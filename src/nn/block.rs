@@ -88,6 +88,8 @@ pub struct TransformerBlock {
     pub pre_ln: bool,
     /// Dropout on each residual branch while training.
     pub dropout: f32,
+    /// Dropout on the attention probabilities while training.
+    pub attn_dropout: f32,
 }
 
 /// The sizes and flavour of a block.
@@ -99,6 +101,8 @@ pub struct BlockConfig {
     pub eps: f32,
     pub pre_ln: bool,
     pub dropout: f32,
+    /// Dropout on the attention probabilities (HF's `attention_probs_dropout_prob`).
+    pub attn_dropout: f32,
     pub act: Activation,
     pub init: Init,
 }
@@ -113,6 +117,7 @@ impl TransformerBlock {
             norm2: LayerNorm::new(gpu, &names.norm2, c.d_model, c.eps)?,
             pre_ln: c.pre_ln,
             dropout: c.dropout,
+            attn_dropout: c.attn_dropout,
         })
     }
 
@@ -120,7 +125,7 @@ impl TransformerBlock {
     pub fn forward(&self, tape: &mut Tape, x: Var, lengths: Option<&Tensor>) -> Result<Var> {
         if self.pre_ln {
             let h = self.norm1.forward(tape, x)?;
-            let h = self.attention.forward(tape, h, lengths, 0.0)?;
+            let h = self.attention.forward(tape, h, lengths, self.attn_dropout)?;
             let h = ops::dropout(tape, h, self.dropout)?;
             let x = ops::add(tape, x, h)?;
             let h = self.norm2.forward(tape, x)?;
@@ -128,7 +133,7 @@ impl TransformerBlock {
             let h = ops::dropout(tape, h, self.dropout)?;
             ops::add(tape, x, h)
         } else {
-            let h = self.attention.forward(tape, x, lengths, 0.0)?;
+            let h = self.attention.forward(tape, x, lengths, self.attn_dropout)?;
             let h = ops::dropout(tape, h, self.dropout)?;
             let h = ops::add(tape, x, h)?;
             let x = self.norm1.forward(tape, h)?;

@@ -1,4 +1,4 @@
-//! Linear, LayerNorm and Embedding.
+//! Linear, LayerNorm, BatchNorm1d and Embedding.
 use super::{init_tensor, Init, Param};
 use crate::autograd::{ops, Tape, Var};
 use crate::gpu::Gpu;
@@ -66,6 +66,58 @@ impl LayerNorm {
     /// The parameters.
     pub fn params(&self) -> Vec<&Param> {
         vec![&self.weight, &self.bias]
+    }
+}
+
+/// BatchNorm1d over the rows of `[rows, dim]` (torch.nn.BatchNorm1d): `{name}.weight` (γ) and `{name}.bias` (β)
+/// when affine (no weight decay), and the buffers `{name}.running_mean`, `{name}.running_var`, updated with
+/// `momentum` (PyTorch's 0.1) by every forward pass while the tape is training, read when it is not.
+#[derive(Debug, Clone)]
+pub struct BatchNorm1d {
+    pub name: String,
+    pub weight: Option<Param>,
+    pub bias: Option<Param>,
+    pub running_mean: Tensor,
+    pub running_var: Tensor,
+    pub momentum: f32,
+    pub eps: f32,
+}
+
+impl BatchNorm1d {
+    /// γ = 1, β = 0 (when affine), running mean 0 and variance 1; PyTorch's momentum 0.1 and eps 1e-5.
+    pub fn new(gpu: &Gpu, name: &str, dim: usize, affine: bool) -> Result<BatchNorm1d> {
+        let mut rng = Rng::new(0);
+        let param = |suffix: &str, init: Init, rng: &mut Rng| -> Result<Param> {
+            Ok(Param::new(format!("{name}.{suffix}"), init_tensor(gpu, &[dim], init, rng)?, false))
+        };
+        Ok(BatchNorm1d {
+            name: name.to_string(),
+            weight: if affine { Some(param("weight", Init::Ones, &mut rng)?) } else { None },
+            bias: if affine { Some(param("bias", Init::Zeros, &mut rng)?) } else { None },
+            running_mean: init_tensor(gpu, &[dim], Init::Zeros, &mut rng)?,
+            running_var: init_tensor(gpu, &[dim], Init::Ones, &mut rng)?,
+            momentum: 0.1,
+            eps: 1e-5,
+        })
+    }
+
+    /// Normalises x `[rows, dim]` over its rows.
+    pub fn forward(&self, tape: &mut Tape, x: Var) -> Result<Var> {
+        let affine = match (&self.weight, &self.bias) {
+            (Some(w), Some(b)) => Some((w.var(tape), b.var(tape))),
+            _ => None,
+        };
+        ops::batch_norm(tape, x, affine, Some((&self.running_mean, &self.running_var)), self.momentum, self.eps)
+    }
+
+    /// The parameters (none without affine).
+    pub fn params(&self) -> Vec<&Param> {
+        self.weight.iter().chain(self.bias.iter()).collect()
+    }
+
+    /// The running statistics under their checkpoint names.
+    pub fn buffers(&self) -> Vec<(String, Tensor)> {
+        vec![(format!("{}.running_mean", self.name), self.running_mean.clone()), (format!("{}.running_var", self.name), self.running_var.clone())]
     }
 }
 

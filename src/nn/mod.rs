@@ -5,7 +5,7 @@ pub mod layers;
 
 pub use attention::MultiHeadSelfAttention;
 pub use block::{BlockConfig, BlockNames, FeedForward, TransformerBlock};
-pub use layers::{Dropout, Embedding, LayerNorm, Linear};
+pub use layers::{BatchNorm1d, Dropout, Embedding, LayerNorm, Linear};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -58,6 +58,25 @@ impl Rng {
     }
 }
 
+/// Philox-4x32-10 (Random123) on the host.
+pub fn philox_ref(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
+    let (mut c, mut k) = (counter, key);
+    for _ in 0..10 {
+        let p0 = 0xD251_1F53u64 * c[0] as u64;
+        let p1 = 0xCD9E_8D57u64 * c[2] as u64;
+        c = [(p1 >> 32) as u32 ^ c[1] ^ k[0], p1 as u32, (p0 >> 32) as u32 ^ c[3] ^ k[1], p0 as u32];
+        k = [k[0].wrapping_add(0x9E37_79B9), k[1].wrapping_add(0xBB67_AE85)];
+    }
+    c
+}
+
+/// Whether stream position e is kept by dropout(p, seed).
+pub fn keep_ref(seed: u64, e: u64, p: f64) -> bool {
+    let q = e / 4;
+    let word = philox_ref([q as u32, (q >> 32) as u32, 0, 0], [seed as u32, (seed >> 32) as u32])[(e % 4) as usize];
+    (word >> 8) as f64 / (1u64 << 24) as f64 >= p
+}
+
 /// ‖got − want‖₂ / max(‖want‖₂, tiny); NaN in `got` gives infinity.
 pub fn rel_l2(got: &[f32], want: &[f64]) -> f64 {
     assert_eq!(got.len(), want.len(), "length mismatch");

@@ -100,6 +100,8 @@ pub fn unary(tape: &mut Tape, x: Var, op: UnaryOp) -> Result<Var> {
                 let y2 = ew::binary(gpu, &yv, &yv, BinaryOp::Mul)?;             // -1/x² = -y²
                 ew::unary(gpu, &y2, UnaryOp::Neg)?
             }
+            UnaryOp::Abs => ew::unary(gpu, &xv, UnaryOp::Sign)?,                // sign(x), 0 at 0
+            UnaryOp::Sign => return Ok(vec![Some(crate::kernels::fill::full(gpu, xv.shape(), 0.0)?)]), // 0 almost everywhere
         };
         Ok(vec![Some(ew::binary(gpu, dout, &local, BinaryOp::Mul)?)])
     }))

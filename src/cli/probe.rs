@@ -1,0 +1,51 @@
+//! `pretext probe`: frozen features of any image encoder directory, a linear probe and kNN (`eval::probe`).
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::eval::probe::{probe, FeatureKind, LinearProbe, ProbeRequest};
+use crate::gpu::Gpu;
+use crate::{Error, Result};
+
+/// `pretext probe`.
+#[derive(Args, Debug)]
+pub struct ProbeArgs {
+    /// A model directory the engine wrote (an autoencoder today).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Labelled training images: an IDX file with its labels beside it, or an ImageFolder directory.
+    #[arg(long, num_args = 1.., required = true)]
+    pub train: Vec<PathBuf>,
+    /// Labelled evaluation images.
+    #[arg(long, num_args = 1.., required = true)]
+    pub eval: Vec<PathBuf>,
+    /// Train the linear probe and fill the kNN bank with N images per class (drawn with --seed).
+    #[arg(long)]
+    pub labels_per_class: Option<usize>,
+    /// Neighbours of the kNN classifier.
+    #[arg(long, default_value_t = 200)]
+    pub knn: usize,
+    /// model (the encoder's output), raw (the pixels) or init (the encoder at its initial weights).
+    #[arg(long, default_value = "model")]
+    pub features: String,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// Runs `pretext probe`: prints `{"linear_accuracy", "knn_accuracy", "labels_per_class", "features"}`.
+pub fn run(gpu: &Gpu, a: &ProbeArgs) -> Result<()> {
+    let features: FeatureKind = a.features.parse()?;
+    let r = ProbeRequest {
+        model: a.model.clone(),
+        train: a.train.clone(),
+        eval: a.eval.clone(),
+        labels_per_class: a.labels_per_class,
+        knn: a.knn,
+        features,
+        seed: a.seed,
+        linear: LinearProbe { progress: true, ..LinearProbe::default() },
+    };
+    let result = probe(gpu, &r)?;
+    println!("{}", serde_json::to_string(&result).map_err(|e| Error::Invalid(e.to_string()))?);
+    Ok(())
+}
