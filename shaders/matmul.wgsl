@@ -1,5 +1,7 @@
-// matmul.wgsl: batched matrix product with optional transposes and a bias row.
+// matmul.wgsl: batched matrix product with optional transposes, a bias row, and the row sums of op(A).
 //   C[bt, i, j] = sum_k op(A)[bt, i, k] * op(B)[bt, k, j] (+ bias[j])     i < m, j < n, k < k
+//   sums[bt, i] = sum_k op(A)[bt, i, k]          (only with TRANS_A and p.row_sums != 0: the weight gradient
+//                                                 of a linear layer dW = dYᵀ·X brings its bias gradient Σ_rows dY)
 //   op(A) = A ([m, k]) or Aᵀ (A stored [k, m]) by TRANS_A;  op(B) = B ([k, n]) or Bᵀ (B stored [n, k]) by TRANS_B.
 //   Every operand is a strided view: row stride ld (A[i, k] at i·lda + k, or k·lda + i when transposed), and
 //   batch bt = (bo, bi) = (bt / inner, bt % inner) at offset bo·outer + bi·inner. A stride of 0 shares an
@@ -13,16 +15,25 @@
 //               tile, A shared by subgroup broadcast; it imports this file's bindings and helpers, so an
 //               epilogue added to store_row serves both.
 // Loads: A and B are bound as arrays of vec4 (the binding is rounded up to 16 bytes by the launcher); the vec4
-// paths (VEC_A: op(A) rows contiguous in k with k % 4 == 0; VEC_B: k % 4 == 0 when TRANS_B, n % 4 == 0 otherwise)
-// read whole vec4s, the others read scalars `x[e >> 2][e & 3]`. Indices are clamped to the last valid row,
-// column and k, so no load reads past a tensor; rows and columns past the edge only feed outputs that are not
-// stored, and k past the edge is zeroed with select (never multiplied, so no NaN leaks in).
+// paths read whole vec4s, the others read scalars `x[e >> 2][e & 3]`:
+//   VEC_A, !TRANS_A: op(A) rows contiguous in k, k % 4 == 0: one vec4 along k per row.
+//   VEC_A, TRANS_A:  A's rows (k) contiguous in m, aligned: one vec4 along m per k (4 rows of op(A)), four
+//                    steps of k transposed in registers (load_a_cols) - as fast as the untransposed path.
+//   VEC_B:           k % 4 == 0 when TRANS_B (transposed in registers), n % 4 == 0 otherwise.
+// Indices are clamped to the last valid row, column and k, so no load reads past a tensor; rows and columns
+// past the edge only feed outputs that are not stored. k past the edge is zeroed in op(A) with select (every
+// path of A that can have a partial step of k), so the clamped B values beside it are multiplied by 0 (B
+// itself is not masked on its vec4 path: only an infinite B value at row k - 1 could turn a 0 into NaN).
+// Stores: C is bound as vec4s too; VEC_C (n % 4 == 0, aligned) stores a row's 4 columns as one vec4, else one
+// component at a time. The bias is loaded once per invocation, not per row: the store epilogue is most of the
+// compile time of these unrolled kernels on llvmpipe (one per-column masked scatter per row took 5x longer to
+// compile than the whole k loop).
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override VEC_A: bool = false;
 override VEC_B: bool = false;
-override K_ALIGNED: bool = false; // k % 4 == 0: no partial step of k, loads need no k mask
+override VEC_C: bool = false;
 
 struct Params {
     m: u32,
@@ -42,7 +53,7 @@ struct Params {
     has_bias: u32,
     tiles_n: u32,  // tiles of C along n
     tiles_m: u32,  // tiles of C along m
-    _pad0: u32,
+    row_sums: u32, // write sums (TRANS_A only)
     _pad1: u32,
     _pad2: u32,
 }
@@ -51,7 +62,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;      // A: [batch?, m, k] or [batch?, k, m], flat
 @group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;      // B: [batch?, k, n] or [batch?, n, k], flat
 @group(0) @binding(3) var<storage, read> bias: array<f32>;         // [n] (a 1-element dummy without bias)
-@group(0) @binding(4) var<storage, read_write> c: array<f32>;      // C: [batch, m, n]
+@group(0) @binding(4) var<storage, read_write> c: array<vec4<f32>>; // C: [batch, m, n], flat
+@group(0) @binding(5) var<storage, read_write> sums: array<f32>;     // [batch, m] (a 1-element dummy without row_sums)
 
 // Offset of batch bt of an operand with strides (outer, inner).
 fn batch_offset(bt: u32, outer: u32, inner: u32) -> u32 {
@@ -83,18 +95,31 @@ fn load_a(a_off: u32, row: u32, k0: u32) -> vec4<f32> {
     return v;
 }
 
+// Rows row0..row0+4 of op(A) over k0..k0+4 (element j: row row0 + j) for TRANS_A && VEC_A: four vec4 loads
+// along m (A[k0 + kk, row0..row0+4]), transposed in registers; zero where k >= p.k. row0 is a multiple of 4,
+// clamped so the vec4 stays inside A's row (rows past m only feed outputs that are not stored).
+fn load_a_cols(a_off: u32, row0: u32, k0: u32) -> array<vec4<f32>, 4> {
+    let rb = min(row0, (p.m - 1u) & ~3u);
+    var v: array<vec4<f32>, 4>;
+    for (var kk = 0u; kk < 4u; kk++) {
+        let k = min(k0 + kk, p.k - 1u);
+        v[kk] = select(vec4<f32>(), a[(a_off + k * p.lda + rb) >> 2u], k0 + kk < p.k);
+    }
+    var r: array<vec4<f32>, 4>;
+    for (var j = 0u; j < 4u; j++) {
+        r[j] = vec4<f32>(v[0][j], v[1][j], v[2][j], v[3][j]);
+    }
+    return r;
+}
+
 // op(B)[k0 + kk, col0..col0+4] as element kk, zero where k >= p.k. In the VEC_B, !TRANS_B case the caller
 // passes col0 <= n - 4; otherwise columns are clamped here.
 fn load_b(b_off: u32, col0: u32, k0: u32) -> array<vec4<f32>, 4> {
     var r: array<vec4<f32>, 4>;
     if (VEC_B && !TRANS_B) {
+        // rows past k are clamped, not zeroed: op(A) is zero there (see the header)
         for (var kk = 0u; kk < 4u; kk++) {
-            if (K_ALIGNED) {
-                r[kk] = b[(b_off + (k0 + kk) * p.ldb + col0) >> 2u];
-            } else {
-                let k = min(k0 + kk, p.k - 1u);
-                r[kk] = select(vec4<f32>(), b[(b_off + k * p.ldb + col0) >> 2u], k0 + kk < p.k);
-            }
+            r[kk] = b[(b_off + min(k0 + kk, p.k - 1u) * p.ldb + col0) >> 2u];
         }
         return r;
     }
@@ -136,20 +161,41 @@ fn b_col(col0: u32) -> u32 {
     return col0;
 }
 
-// Writes rows row0.. of a register tile (4 columns from col0), skipping the outside of C, adding the bias.
+// bias[col0..col0+4] (columns past n clamped), or zero without a bias: added to every row of a tile.
+fn bias_vec(col0: u32) -> vec4<f32> {
+    var v = vec4<f32>();
+    if (p.has_bias != 0u) {
+        for (var q = 0u; q < 4u; q++) {
+            v[q] = bias[min(col0 + q, p.n - 1u)];
+        }
+    }
+    return v;
+}
+
+// Writes C[row, col0..col0+4] = v, skipping the outside of C.
 fn store_row(c_off: u32, row: u32, col0: u32, v: vec4<f32>) {
     if (row >= p.m) {
+        return;
+    }
+    if (VEC_C) {
+        if (col0 < p.n) {
+            c[(c_off + row * p.ldc + col0) >> 2u] = v;
+        }
         return;
     }
     for (var q = 0u; q < 4u; q++) {
         let col = col0 + q;
         if (col < p.n) {
-            var x = v[q];
-            if (p.has_bias != 0u) {
-                x += bias[col];
-            }
-            c[c_off + row * p.ldc + col] = x;
+            let e = c_off + row * p.ldc + col;
+            c[e >> 2u][e & 3u] = v[q];
         }
+    }
+}
+
+// sums[bt, row] = the components of s added up (a row's sum of op(A) over k), inside m.
+fn store_sum(bt: u32, row: u32, s: vec4<f32>) {
+    if (row < p.m) {
+        sums[bt * p.m + row] = (s.x + s.y) + (s.z + s.w);
     }
 }
 
@@ -164,21 +210,45 @@ fn matmul_tile(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
         return;
     }
     let bt = t / per_batch;
+    let tile_col = (t % per_batch) / p.tiles_m;
     let row0 = ((t % per_batch) % p.tiles_m) * 64u + 8u * lid.y;
-    let col0 = ((t % per_batch) / p.tiles_m) * 32u + 4u * lid.x;
+    let col0 = tile_col * 32u + 4u * lid.x;
     let a_off = batch_offset(bt, p.a_outer, p.a_inner);
     let b_off = batch_offset(bt, p.b_outer, p.b_inner);
     let last = p.m - 1u;
     let cb = b_col(col0);
     var acc: array<vec4<f32>, 8>;
+    var rs: array<vec4<f32>, 8>; // row sums of op(A), TRANS_A only
     for (var k0 = 0u; k0 < p.k; k0 += 4u) {
         let bf = load_b(b_off, cb, k0);
+        var av: array<vec4<f32>, 8>;
+        if (TRANS_A && VEC_A) {
+            let lo = load_a_cols(a_off, row0, k0);
+            let hi = load_a_cols(a_off, row0 + 4u, k0);
+            for (var j = 0u; j < 4u; j++) {
+                av[j] = lo[j];
+                av[j + 4u] = hi[j];
+            }
+        } else {
+            for (var r = 0u; r < 8u; r++) {
+                av[r] = load_a(a_off, min(row0 + r, last), k0);
+            }
+        }
         for (var r = 0u; r < 8u; r++) {
-            acc[r] = fma_row(acc[r], load_a(a_off, min(row0 + r, last), k0), bf);
+            acc[r] = fma_row(acc[r], av[r], bf);
+            if (TRANS_A) {
+                rs[r] += av[r];
+            }
         }
     }
     let c_off = batch_offset(bt, p.c_outer, p.c_inner);
+    let bv = bias_vec(col0);
     for (var r = 0u; r < 8u; r++) {
-        store_row(c_off, row0 + r, col0, acc[r]);
+        store_row(c_off, row0 + r, col0, acc[r] + bv);
+    }
+    if (TRANS_A && p.row_sums != 0u && tile_col == 0u && lid.x == 0u) { // one invocation per row writes its sum
+        for (var r = 0u; r < 8u; r++) {
+            store_sum(bt, row0 + r, rs[r]);
+        }
     }
 }

@@ -162,3 +162,65 @@ fn one_mlm_training_step_matches_pytorch_loss_and_every_gradient() {
     assert_eq!(checked, expected, "every PyTorch gradient was compared:\n{}", report.join("\n"));
     println!("{}", report.join("\n"));
 }
+
+#[test]
+fn a_training_step_runs_the_products_its_flop_count_says() {
+    use pretext::bench::flops::{bert_classify_step, bert_mlm_step};
+    use pretext::kernels::attention::AttentionPath;
+    use pretext::models::heads::Classifier;
+    // A device of its own: the product counter is per device, and the other tests of this binary run beside this one.
+    let g = pretext::Gpu::new(&pretext::GpuOptions::default()).unwrap();
+    let (batch, seq, masked) = (3, 11, 7);
+    for pooling in ["cls", "mean"] {
+        let config = BertConfig {
+            vocab_size: 97,
+            hidden_size: 24,
+            num_hidden_layers: 2,
+            num_attention_heads: 3,
+            intermediate_size: 40,
+            max_position_embeddings: 16,
+            classifier_pooling: pooling.into(),
+            ..BertConfig::default()
+        };
+        let mut rng = Rng::new(5);
+        let bert = Bert::new(&g, &config, &mut rng).unwrap();
+        let head = MlmHead::new(&g, &config, &mut rng).unwrap();
+        let classifier = Classifier::new(&g, "classifier", 24, 5, pretext::nn::Init::Normal(0.02), &mut rng).unwrap();
+        let seqs: Vec<Vec<i32>> = (0..batch).map(|b| (0..seq).map(|i| 5 + ((b * 31 + i * 7) % 90) as i32).collect()).collect();
+        let b = BertBatch::new(&g, &seqs, 0).unwrap();
+        // The attention products go through the matmul launcher only on the matmul path, whose backward also
+        // recomputes S = Q·Kᵀ (P is not kept): executed FLOPs, not model FLOPs, so not in the count.
+        let counted = |f: pretext::bench::flops::StepFlops| {
+            if AttentionPath::for_shape(&g, [batch, 3, seq, 8]) == AttentionPath::Matmul {
+                let recompute = 2.0 * (batch * 3 * seq * seq * 8) as f64 * config.num_hidden_layers as f64;
+                f.total() + recompute
+            } else {
+                f.total() - f.attention
+            }
+        };
+
+        let before = g.product_flops();
+        let mut tape = Tape::new(&g, 1);
+        let hidden = bert.forward(&mut tape, &b).unwrap();
+        let positions: Vec<i32> = (0..masked as i32).map(|i| i * 4 + 1).collect();
+        let logits = head.forward(&mut tape, &bert, hidden, &Tensor::from_slice(&g, &positions, &[masked]).unwrap()).unwrap();
+        let targets: Vec<i32> = (0..masked as i32).map(|i| 10 + i).collect();
+        let loss = ops::cross_entropy(&mut tape, logits, &Tensor::from_slice(&g, &targets, &[masked]).unwrap()).unwrap();
+        let grads = tape.backward(loss).unwrap();
+        assert!(grads.get(bert.word.weight.id).is_some());
+        let ran = (g.product_flops() - before) as f64;
+        let want = counted(bert_mlm_step(&config, batch, seq, masked as f64));
+        assert_eq!(ran, want, "MLM step ({pooling}): the engine ran {ran} product FLOPs, the count says {want}");
+
+        let before = g.product_flops();
+        let mut tape = Tape::new(&g, 1);
+        let hidden = bert.forward(&mut tape, &b).unwrap();
+        let pooled = bert.pool_for_classifier(&mut tape, hidden, &[seq as i32; 3]).unwrap();
+        let logits = classifier.forward(&mut tape, pooled, 0.1).unwrap();
+        let loss = ops::cross_entropy(&mut tape, logits, &Tensor::from_slice(&g, &[0i32, 4, 2], &[3]).unwrap()).unwrap();
+        tape.backward(loss).unwrap();
+        let ran = (g.product_flops() - before) as f64;
+        let want = counted(bert_classify_step(&config, batch, seq, 5));
+        assert_eq!(ran, want, "classification step ({pooling} pooling): the engine ran {ran} product FLOPs, the count says {want}");
+    }
+}

@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 
-use pretext::kernels::matmul::{matmul, matmul_strided, matmul_strided_with, matmul_with, MatView, MatmulTiling};
+use pretext::kernels::matmul::{matmul, matmul_row_sums_with, matmul_strided, matmul_strided_with, matmul_with, MatView, MatmulTiling};
 use pretext::gpu::Dispatch;
 use pretext::{DType, Error, Gpu, GpuOptions, Tensor};
 
@@ -94,7 +94,8 @@ fn case(m: usize, n: usize, k: usize, trans_a: bool, trans_b: bool) -> Case {
 #[test]
 fn all_transposes_on_awkward_shapes() {
     // 1x1x1, primes, K = 1, multiples of 4 (vec4 paths), non-multiples of the 32 x 32 / 64 x 32 tiles.
-    let shapes = [(1, 1, 1), (7, 13, 29), (67, 31, 131), (5, 9, 1), (33, 40, 12), (64, 32, 16), (3, 4, 8), (40, 36, 7)];
+    // m % 4 == 0 takes the vec4 loads along m of a transposed A (with a partial step of k at 12x5x9 and 40x36x7).
+    let shapes = [(1, 1, 1), (7, 13, 29), (67, 31, 131), (5, 9, 1), (33, 40, 12), (64, 32, 16), (3, 4, 8), (40, 36, 7), (12, 5, 9)];
     let mut seed = 1;
     for &(m, n, k) in &shapes {
         for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
@@ -142,6 +143,35 @@ fn large_case() {
     for (ta, tb) in [(false, false), (false, true), (true, false)] {
         let err = run(&case(257, 511, 384, ta, tb), 400 + ta as u64 + 2 * tb as u64);
         assert!(err <= 2e-5, "matmul 257x511x384 trans_a={ta} trans_b={tb}: rel L2 error {err:.2e} > 2e-5");
+    }
+}
+
+#[test]
+fn row_sums_of_a_transposed_a_come_with_the_product() {
+    // C = Aᵀ·op(B) and sums[bt, i] = Σ_k A[bt, k, i]: a linear layer's dW = dYᵀ·X and db = Σ_rows dY in one pass.
+    // Shapes: 1x1x1, m % 4 == 0 with and without a partial step of k, primes past the 32- and 64-row tiles,
+    // more than one column tile (only the first writes the sums), a batch with B shared.
+    let g = gpu();
+    let cases = [(None, 1, 1, 1, false), (None, 12, 5, 9, false), (None, 40, 36, 8, true), (None, 67, 71, 131, false), (Some(3), 20, 8, 13, false), (Some(2), 7, 3, 2, true)];
+    for (i, &(batch, m, n, k, tb)) in cases.iter().enumerate() {
+        let mut rng = Rng::new(500 + i as u64);
+        let bt = batch.unwrap_or(1);
+        let a = rng.vec_f32(bt * k * m);
+        let b = rng.vec_f32(k * n);
+        let a_shape: Vec<usize> = match batch { Some(x) => vec![x, k, m], None => vec![k, m] };
+        let ta = Tensor::from_slice(g, &a, &a_shape).unwrap();
+        let b_shape = if tb { [n, k] } else { [k, n] };
+        let tb_t = Tensor::from_slice(g, &b, &b_shape).unwrap();
+        let want = matmul_ref(&a, &b, None, bt, m, n, k, true, tb, true, false);
+        let want_sums: Vec<f64> = (0..bt * m).map(|r| (0..k).map(|kk| a[(r / m) * k * m + kk * m + r % m] as f64).sum()).collect();
+        for tiling in tilings() {
+            let (c, sums) = matmul_row_sums_with(g, &ta, &tb_t, tb, tiling).unwrap();
+            let sum_shape: Vec<usize> = match batch { Some(x) => vec![x, m], None => vec![m] };
+            assert_eq!(sums.shape(), sum_shape.as_slice());
+            let err = rel_l2(&c.to_vec::<f32>(g).unwrap(), &want);
+            let serr = rel_l2(&sums.to_vec::<f32>(g).unwrap(), &want_sums);
+            assert!(err <= 1e-5 && serr <= 1e-5, "{tiling:?} batch {batch:?} {m}x{n}x{k} trans_b={tb}: product rel L2 {err:.2e}, row sums {serr:.2e} (bound 1e-5)");
+        }
     }
 }
 

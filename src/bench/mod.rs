@@ -12,6 +12,7 @@ use crate::Result;
 pub mod attention;
 pub mod bert;
 pub mod contrastive;
+pub mod flops;
 pub mod norms;
 pub mod losses;
 pub mod mae;
@@ -27,6 +28,9 @@ pub struct BenchRow {
     pub gflops: Option<f64>,
     pub gbps: Option<f64>,
     pub pct_peak: Option<f64>,
+    /// The most bytes live tensors held on the device during the row's runs (whole-step rows), else absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_bytes: Option<u64>,
 }
 
 /// The benchmark session: device, filter, measured peaks, and the rows so far.
@@ -38,6 +42,8 @@ pub struct Bench<'a> {
     pub quiet: bool,
     /// Timed runs per row (after one warm-up run).
     pub reps: usize,
+    /// Print the per-kernel breakdown of one step of each whole-step row (`pretext --profile bench`).
+    pub profile: bool,
     /// Measured FMA peak, GFLOP/s.
     pub peak_gflops: f64,
     /// Measured copy bandwidth, GB/s.
@@ -75,7 +81,7 @@ pub fn median(v: &mut [f64]) -> f64 {
 impl<'a> Bench<'a> {
     /// A session on `gpu`; rows that `filter` does not match are skipped (see `wants_row`).
     pub fn new(gpu: &'a Gpu, filter: Option<String>, json: bool) -> Bench<'a> {
-        Bench { gpu, filter, json, quiet: false, reps: 10, peak_gflops: f64::NAN, peak_gbps: f64::NAN, rows: Vec::new() }
+        Bench { gpu, filter, json, quiet: false, reps: 10, profile: false, peak_gflops: f64::NAN, peak_gbps: f64::NAN, rows: Vec::new() }
     }
 
     /// Whether some row of `kernel` may pass the filter: the filter's first word is part of the kernel name.
@@ -118,6 +124,11 @@ impl<'a> Bench<'a> {
 
     /// Adds a row measured by other means (e.g. wall-clock of a whole step) and prints it.
     pub fn record(&mut self, kernel: &str, shape: &str, ms: f64, work: Work) -> BenchRow {
+        self.record_with_memory(kernel, shape, ms, work, None)
+    }
+
+    /// `record` with the peak bytes of live device tensors during the measurement.
+    pub fn record_with_memory(&mut self, kernel: &str, shape: &str, ms: f64, work: Work, peak_bytes: Option<u64>) -> BenchRow {
         let gflops = work.flops.map(|f| f / (ms * 1e-3) / 1e9);
         let gbps = work.bytes.map(|b| b / (ms * 1e-3) / 1e9);
         let pct_peak = match (gflops, gbps) {
@@ -125,7 +136,7 @@ impl<'a> Bench<'a> {
             (None, Some(b)) if self.peak_gbps.is_finite() => Some(100.0 * b / self.peak_gbps),
             _ => None,
         };
-        let row = BenchRow { kernel: kernel.into(), shape: shape.into(), ms, gflops, gbps, pct_peak };
+        let row = BenchRow { kernel: kernel.into(), shape: shape.into(), ms, gflops, gbps, pct_peak, peak_bytes };
         self.print(&row);
         self.rows.push(row.clone());
         row
@@ -141,13 +152,14 @@ impl<'a> Bench<'a> {
         } else {
             let f = |v: Option<f64>, unit: &str| v.map(|x| format!("{x:9.2} {unit}")).unwrap_or_default();
             format!(
-                "{:<24} {:<18} {:>10.4} ms {:>16}{:>14} {}",
+                "{:<24} {:<18} {:>10.4} ms {:>16}{:>14} {}{}",
                 r.kernel,
                 r.shape,
                 r.ms,
                 f(r.gflops, "GFLOP/s"),
                 f(r.gbps, "GB/s"),
-                r.pct_peak.map(|p| format!("{p:6.1}% of peak")).unwrap_or_default()
+                r.pct_peak.map(|p| format!("{p:6.1}% of peak")).unwrap_or_default(),
+                r.peak_bytes.map(|b| format!("  peak live {:.2} GiB", b as f64 / (1u64 << 30) as f64)).unwrap_or_default()
             )
         };
         let _ = writeln!(out, "{line}");

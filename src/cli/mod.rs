@@ -182,6 +182,7 @@ fn run(cli: &Cli) -> Result<()> {
         Command::Bench { filter, json, reps } => {
             let mut b = crate::bench::Bench::new(&gpu, filter.clone(), *json);
             b.reps = (*reps).max(1);
+            b.profile = cli.device.profile;
             crate::bench::run_all(&mut b)?;
         }
         Command::Demo { family, out, preset, set } => {
@@ -209,6 +210,9 @@ fn run(cli: &Cli) -> Result<()> {
     }
     if cli.device.profile {
         let rows = gpu.take_profile()?;
+        if rows.is_empty() {
+            return Ok(()); // `bench` prints its own per-step breakdowns
+        }
         eprint!("{}", crate::gpu::timing::format_summary(&rows, gpu.clock()));
     }
     Ok(())

@@ -1,4 +1,5 @@
 //! The device: adapter choice, limits and features, buffer pool, pipeline cache, one-submit recording, timing.
+pub mod disk_cache;
 pub mod pipelines;
 pub mod pool;
 pub mod recorder;
@@ -80,12 +81,25 @@ pub struct Gpu {
     poison: std::sync::atomic::AtomicBool,
     /// One thread at a time in wgpu on the GL back end (see `serial`).
     pub(crate) serial: serial::Serial,
+    /// FLOPs of the matrix products recorded so far (2·M·N·K each), see `product_flops`.
+    product_flops: std::sync::atomic::AtomicU64,
+}
+
+impl Drop for Gpu {
+    fn drop(&mut self) {
+        if let Err(e) = self.save_pipeline_cache() {
+            eprintln!("warning: pipeline cache not saved: {e}");
+        }
+    }
 }
 
 /// The optional feature named `name` as `pretext info` prints it (e.g. "subgroups").
 pub fn parse_feature(name: &str) -> Result<wgpu::Features> {
+    if name == "pipeline-cache" {
+        return Ok(wgpu::Features::PIPELINE_CACHE);
+    }
     WANTED.iter().find(|(_, n)| *n == name).map(|(f, _)| *f).ok_or_else(|| {
-        let known: Vec<&str> = WANTED.iter().map(|(_, n)| *n).collect();
+        let known: Vec<&str> = WANTED.iter().map(|(_, n)| *n).chain(["pipeline-cache"]).collect();
         Error::Invalid(format!("unknown feature {name:?}: expected one of {}", known.join(", ")))
     })
 }
@@ -158,6 +172,9 @@ impl Gpu {
                 features |= *f;
             }
         }
+        if !opts.disable.contains(wgpu::Features::PIPELINE_CACHE) && disk_cache::wanted(have, &info) {
+            features |= wgpu::Features::PIPELINE_CACHE;
+        }
         let limits = match opts.limits {
             Some(adjust) => adjust(adapter.limits()),
             None => adapter.limits(),
@@ -192,7 +209,12 @@ impl Gpu {
             device_type: format!("{:?}", info.device_type),
             driver: info.driver.clone(),
             driver_info: info.driver_info.clone(),
-            features: WANTED.iter().filter(|(f, _)| features.contains(*f)).map(|(_, n)| n.to_string()).collect(),
+            features: WANTED
+                .iter()
+                .chain([&(wgpu::Features::PIPELINE_CACHE, "pipeline-cache")])
+                .filter(|(f, _)| features.contains(*f))
+                .map(|(_, n)| n.to_string())
+                .collect(),
             max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
             max_buffer_size: limits.max_buffer_size,
             max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
@@ -209,7 +231,10 @@ impl Gpu {
         let pool = Arc::new(Pool::new(device.clone(), limits.max_buffer_size));
         let rec = recorder::Recording::new(&device, &limits, features, opts.profile);
         let serial = serial::Serial::new(info.backend == wgpu::Backend::Gl);
-        let pipelines = pipelines::PipelineCache::new(features, format!("{} ({:?})", info.name, info.backend));
+        let mut pipelines = pipelines::PipelineCache::new(features, format!("{} ({:?})", info.name, info.backend));
+        if features.contains(wgpu::Features::PIPELINE_CACHE) {
+            pipelines.disk = disk_cache::DiskCache::open(&device, &info);
+        }
         Ok(Gpu {
             device,
             queue,
@@ -223,6 +248,7 @@ impl Gpu {
             errors,
             poison: Default::default(),
             serial,
+            product_flops: Default::default(),
         })
     }
 
@@ -294,6 +320,28 @@ impl Gpu {
     /// Number of pipelines compiled so far.
     pub fn pipelines_compiled(&self) -> usize {
         self.pipelines.len()
+    }
+
+    /// Writes the on-disk pipeline cache now (it is also written when the device is dropped); the file it
+    /// persists to, or None where the adapter has no `PIPELINE_CACHE` or it is off (see `disk_cache`).
+    pub fn save_pipeline_cache(&self) -> Result<Option<std::path::PathBuf>> {
+        let _serial = self.serial.enter();
+        match &self.pipelines.disk {
+            Some(d) => d.save().map(|_| Some(d.path().to_path_buf())),
+            None => Ok(None),
+        }
+    }
+
+    /// FLOPs of every matrix product recorded on this device so far: 2·M·N·K per product and batch, counted by the
+    /// matmul launcher (the fused attention kernels do not count theirs). The difference across a training step
+    /// checks a model's FLOP count (`bench::flops`) against the products the engine actually ran.
+    pub fn product_flops(&self) -> u64 {
+        self.product_flops.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Adds `flops` to the product counter (`product_flops`).
+    pub fn count_product_flops(&self, flops: u64) {
+        self.product_flops.fetch_add(flops, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Returns the first error wgpu reported since the last check (validation, out of memory, device lost).

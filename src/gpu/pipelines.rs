@@ -30,6 +30,8 @@ pub struct PipelineCache {
     modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
     layouts: Mutex<HashMap<(usize, usize), Arc<Layout>>>,
     pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
+    /// wgpu's pipeline cache persisted between runs, where the adapter has one (see `disk_cache`).
+    pub(crate) disk: Option<super::disk_cache::DiskCache>,
 }
 
 fn poisoned<T>(_: T) -> Error {
@@ -45,6 +47,7 @@ impl PipelineCache {
             modules: Mutex::default(),
             layouts: Mutex::default(),
             pipelines: Mutex::default(),
+            disk: None,
         }
     }
 
@@ -161,8 +164,11 @@ impl PipelineCache {
             module: &module,
             entry_point: Some(entry),
             compilation_options: wgpu::PipelineCompilationOptions { constants, zero_initialize_workgroup_memory: false },
-            cache: None,
+            cache: self.disk.as_ref().map(|d| &d.cache),
         }));
+        if let Some(d) = &self.disk {
+            d.touch();
+        }
         self.pipelines.lock().map_err(poisoned)?.insert(key, pipeline.clone());
         Ok(pipeline)
     }

@@ -95,6 +95,13 @@ impl Pool {
         self.state.lock().map(|s| s.stats).unwrap_or_default()
     }
 
+    /// Starts a new peak: `peak_live_bytes` becomes the bytes live now.
+    pub fn reset_peak(&self) {
+        if let Ok(mut st) = self.state.lock() {
+            st.stats.peak_live_bytes = st.stats.live_bytes;
+        }
+    }
+
     /// Destroys every free buffer (live ones are untouched).
     pub fn trim(&self) {
         if let Ok(mut st) = self.state.lock() {

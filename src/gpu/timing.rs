@@ -51,12 +51,15 @@ impl Timings {
     }
 }
 
-/// A text table of a profile summary.
+/// A text table of a profile summary: kernel, calls, total and mean time, and each kernel's share of the total.
 pub fn format_summary(rows: &[KernelTime], clock: Clock) -> String {
-    let mut s = format!("{:<40} {:>8} {:>12} {:>12}\n", "kernel", "calls", "total ms", "mean ms");
+    let total: f64 = rows.iter().map(|r| r.total_ms).sum();
+    let mut s = format!("{:<40} {:>8} {:>12} {:>12} {:>7}\n", "kernel", "calls", "total ms", "mean ms", "share");
     for r in rows {
-        s += &format!("{:<40} {:>8} {:>12.3} {:>12.4}\n", r.name, r.calls, r.total_ms, r.mean_ms);
+        let share = if total > 0.0 { 100.0 * r.total_ms / total } else { 0.0 };
+        s += &format!("{:<40} {:>8} {:>12.3} {:>12.4} {:>6.1}%\n", r.name, r.calls, r.total_ms, r.mean_ms, share);
     }
+    s += &format!("{:<40} {:>8} {:>12.3}\n", "total", rows.iter().map(|r| r.calls).sum::<u64>(), total);
     if clock == Clock::WallClock {
         s += "note: this adapter has no timestamp queries; times are wall-clock per dispatch, submit and wait included\n";
     }

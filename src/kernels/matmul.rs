@@ -2,7 +2,8 @@
 //! C = op(A)·op(B) (+ bias), batched, either operand transposed in place.
 //! Dimensions: `batch` (optional leading axis), `m` rows of C, `n` columns of C, `k` the contracted axis.
 //! `matmul` takes contiguous tensors; `matmul_strided` takes strided views (`MatView`) with a two-level batch
-//! and writes into a view of an existing tensor: the same kernels serve both.
+//! and writes into a view of an existing tensor: the same kernels serve both. `matmul_row_sums` also returns
+//! the sums of op(A)'s rows from the same pass (a linear layer's weight and bias gradients together).
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::{Binding, Dispatch, Gpu};
@@ -29,7 +30,8 @@ struct Params {
     has_bias: u32,
     tiles_n: u32,
     tiles_m: u32,
-    _pad: [u32; 3],
+    row_sums: u32,
+    _pad: [u32; 2],
 } // = Params in matmul.wgsl
 
 /// A batch of matrices inside a tensor: each stored [rows, cols] with row stride `ld` (elements); batch
@@ -154,6 +156,35 @@ pub fn matmul_with(
     bias: Option<&Tensor>,
     tiling: MatmulTiling,
 ) -> Result<Tensor> {
+    Ok(dense(gpu, a, b, trans_a, trans_b, bias, false, tiling)?.0)
+}
+
+/// C = Aᵀ · op(B) (A stored \[K,M\]) and, from the same pass, the row sums of Aᵀ (the sums of A's columns
+/// over k), \[M\] or \[batch, M\]. For a linear layer y = x·Wᵀ + b: `matmul_row_sums(dy, x, false)`
+/// gives dW = dyᵀ·x and db = Σ_rows dy. Shapes as `matmul` with trans_a.
+pub fn matmul_row_sums(gpu: &Gpu, a: &Tensor, b: &Tensor, trans_b: bool) -> Result<(Tensor, Tensor)> {
+    matmul_row_sums_with(gpu, a, b, trans_b, MatmulTiling::for_adapter(gpu))
+}
+
+/// `matmul_row_sums` with the kernel chosen by the caller.
+pub fn matmul_row_sums_with(gpu: &Gpu, a: &Tensor, b: &Tensor, trans_b: bool, tiling: MatmulTiling) -> Result<(Tensor, Tensor)> {
+    let (c, sums) = dense(gpu, a, b, true, trans_b, None, true, tiling)?;
+    let sums = sums.ok_or_else(|| Error::Gpu("matmul_row_sums: no sums tensor".into()))?;
+    Ok((c, sums))
+}
+
+/// The contiguous-tensor product, with the row sums of op(A) when `row_sums` (trans_a only).
+#[allow(clippy::too_many_arguments)]
+fn dense(
+    gpu: &Gpu,
+    a: &Tensor,
+    b: &Tensor,
+    trans_a: bool,
+    trans_b: bool,
+    bias: Option<&Tensor>,
+    row_sums: bool,
+    tiling: MatmulTiling,
+) -> Result<(Tensor, Option<Tensor>)> {
     const OP: &str = "matmul";
     a.expect_dtype(OP, "a", DType::F32)?;
     b.expect_dtype(OP, "b", DType::F32)?;
@@ -188,16 +219,22 @@ pub fn matmul_with(
         None => vec![m, n],
     };
     let out = Tensor::empty(gpu, &out_shape, DType::F32)?;
+    let sums = if row_sums {
+        let shape = &out_shape[..out_shape.len() - 1];
+        Some(if k == 0 || n == 0 { crate::kernels::fill::zeros(gpu, shape, DType::F32)? } else { Tensor::empty(gpu, shape, DType::F32)? })
+    } else {
+        None
+    };
     let batch = batch.unwrap_or(1);
     if m == 0 || n == 0 || batch == 0 {
-        return Ok(out);
+        return Ok((out, sums));
     }
 
     let a_view = MatView::dense(a, a_rows, a_cols, if a_batch.is_some() { a_rows * a_cols } else { 0 });
     let b_view = MatView::dense(b, b_rows, b_cols, if b_batch.is_some() { b_rows * b_cols } else { 0 });
     let c_view = MatView::dense(&out, m, n, m * n);
-    dispatch(gpu, &a_view, &b_view, trans_a, trans_b, bias, &c_view, [batch, 1], tiling)?;
-    Ok(out)
+    dispatch(gpu, &a_view, &b_view, trans_a, trans_b, bias, sums.as_ref(), &c_view, [batch, 1], tiling)?;
+    Ok((out, sums))
 }
 
 /// C = op(A) · op(B) written into the view `c` of an existing tensor, for every batch (o, i) of
@@ -235,10 +272,10 @@ pub fn matmul_strided_with(
     if c.outer == 0 && batch[0] > 1 || c.inner == 0 && batch[1] > 1 {
         return Err(Error::Shape(format!("{OP}: c has a batch stride of 0 with {batch:?} batches: batches would overwrite each other")));
     }
-    dispatch(gpu, a, b, trans_a, trans_b, None, c, batch, tiling)
+    dispatch(gpu, a, b, trans_a, trans_b, None, None, c, batch, tiling)
 }
 
-/// Records the kernel for checked views.
+/// Records the kernel for checked views (`sums`: \[batch·m\] row sums of op(A), trans_a only).
 #[allow(clippy::too_many_arguments)]
 fn dispatch(
     gpu: &Gpu,
@@ -247,6 +284,7 @@ fn dispatch(
     trans_a: bool,
     trans_b: bool,
     bias: Option<&Tensor>,
+    sums: Option<&Tensor>,
     c: &MatView,
     batch: [usize; 2],
     tiling: MatmulTiling,
@@ -257,6 +295,9 @@ fn dispatch(
     let batches = batch[0] * batch[1];
     if m == 0 || n == 0 || batches == 0 {
         return Ok(());
+    }
+    if sums.is_some() && !trans_a {
+        return Err(Error::Invalid(format!("{OP}: row sums of op(A) come only with a transposed A")));
     }
     tiling.check(gpu)?;
     let (shader, entry) = tiling.kernel();
@@ -287,18 +328,21 @@ fn dispatch(
         has_bias: bias.is_some() as u32,
         tiles_n: u(tiles_n, "tiles_n")?,
         tiles_m: u(tiles_m, "tiles_m")?,
-        _pad: [0; 3],
+        row_sums: sums.is_some() as u32,
+        _pad: [0; 2],
     };
-    // vec4 loads need every row start of the contiguous axis, and every batch offset, on a multiple of 4.
-    let vec_a = !trans_a && k % 4 == 0 && a.aligned();
+    // vec4 loads and stores need every row start of the contiguous axis, and every batch offset, on a
+    // multiple of 4: along k for op(A) and op(Bᵀ) (k % 4 == 0), along m for a transposed A, along n for B and C.
+    let vec_a = a.aligned() && (trans_a || k % 4 == 0);
     let vec_b = (if trans_b { k % 4 == 0 } else { n % 4 == 0 }) && b.aligned();
+    let vec_c = n % 4 == 0 && c.aligned();
     let flag = |x: bool| if x { 1.0 } else { 0.0 };
     let constants = [
         ("TRANS_A", flag(trans_a)),
         ("TRANS_B", flag(trans_b)),
         ("VEC_A", flag(vec_a)),
         ("VEC_B", flag(vec_b)),
-        ("K_ALIGNED", flag(k % 4 == 0)),
+        ("VEC_C", flag(vec_c)),
     ];
     let dummy;
     let bias = match bias {
@@ -308,6 +352,14 @@ fn dispatch(
             &dummy
         }
     };
+    let dummy_sums;
+    let sums = match sums {
+        Some(t) => t,
+        None => {
+            dummy_sums = Tensor::empty(gpu, &[1], DType::F32)?; // never written: row_sums = 0
+            &dummy_sums
+        }
+    };
     let reads = [vec4_binding(a.t), vec4_binding(b.t), bias.binding()];
     gpu.dispatch(&Dispatch {
         shader,
@@ -315,9 +367,10 @@ fn dispatch(
         constants: &constants,
         params: bytemuck::bytes_of(&params),
         reads: &reads,
-        writes: &[c.t.binding()],
+        writes: &[vec4_binding(c.t), sums.binding()],
         groups,
     })?;
+    gpu.count_product_flops(2 * (m * n * k * batches) as u64);
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! Matrix products: batched and transposed matmul, and the linear layer y = x·Wᵀ + b.
 use super::super::{Tape, Var};
-use crate::kernels::matmul::matmul as mm;
+use crate::kernels::matmul::{matmul as mm, matmul_row_sums};
 use crate::kernels::reduce::{reduce_to, ReduceOp};
 use crate::{Gpu, Result, Tensor};
 
@@ -68,10 +68,20 @@ pub fn linear(tape: &mut Tape, x: Var, weight: Var, bias: Option<Var>) -> Result
     tape.record("linear", y, &parents, Box::new(move |gpu, dy, needs| {
         let dy2 = dy.reshape(&[rows, out_f])?;
         let dx = if needs[0] { Some(mm(gpu, &dy2, &wv, false, false, None)?.reshape(&in_shape_of(dy.shape(), in_f))?) } else { None };
-        let dw = if needs[1] { Some(mm(gpu, &dy2, &x2, true, false, None)?) } else { None };
+        let wants_db = needs.len() > 2 && needs[2];
+        // dW = dyᵀ·x, and db = Σ_rows dy from the same pass when both are wanted
+        let (dw, db) = match (needs[1], wants_db) {
+            (true, true) => {
+                let (dw, db) = matmul_row_sums(gpu, &dy2, &x2, false)?;
+                (Some(dw), Some(db))
+            }
+            (true, false) => (Some(mm(gpu, &dy2, &x2, true, false, None)?), None),
+            (false, true) => (None, Some(reduce_to(gpu, &dy2, &[out_f], ReduceOp::Sum)?)),
+            (false, false) => (None, None),
+        };
         let mut grads = vec![dx, dw];
         if needs.len() > 2 {
-            grads.push(if needs[2] { Some(reduce_to(gpu, &dy2, &[out_f], ReduceOp::Sum)?) } else { None });
+            grads.push(db);
         }
         Ok(grads)
     }))
