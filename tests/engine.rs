@@ -143,7 +143,7 @@ fn a_kernel_over_the_storage_buffer_limit_is_a_clear_error() {
     let (q, k, v) = (&x[0], &x[1], &x[2]);
     let fused = Some(AttentionPath::Fused);
     // The forward binds 6 (q, k, v, lengths; out, lse): refused too.
-    let err = attention_fwd(&g, q, k, v, None, false, 0.5, Layout::HeadsFirst, fused).err().expect("error");
+    let err = attention_fwd(&g, q, k, v, None, false, 0.5, Layout::HeadsFirst, None, fused).err().expect("error");
     assert!(
         matches!(&err, Error::Gpu(m) if m.contains("attention::attention_fwd: binds 6 storage buffers")
             && m.contains("allows 4 per shader stage") && m.contains("max_storage_buffers_per_shader_stage")),
@@ -159,7 +159,7 @@ fn a_kernel_over_the_storage_buffer_limit_is_a_clear_error() {
     // The backward's stats pass binds 4 and is recorded; its dq pass binds 7 and is refused.
     let dout = Tensor::from_slice(&g, &rng.vec_f32(40), &dims).unwrap();
     let lse = Tensor::from_slice(&g, &[0.0f32; 10], &[1, 2, 5]).unwrap();
-    let err = attention_bwd(&g, q, k, v, &dout, &lse, &dout, None, false, 0.5, Layout::HeadsFirst, fused).err().expect("error");
+    let err = attention_bwd(&g, q, k, v, &dout, &lse, &dout, None, false, 0.5, Layout::HeadsFirst, None, fused).err().expect("error");
     assert!(matches!(&err, Error::Gpu(m) if m.contains("attention::attention_bwd_dq: binds 7 storage buffers") && m.contains("allows 4")), "{err}");
     g.check_errors().unwrap();
 }

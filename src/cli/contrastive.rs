@@ -7,18 +7,16 @@ use clap::{Args, Subcommand};
 use super::CheckpointArgs;
 use crate::data::corpus::read_lines;
 use crate::data::images::{ImageSet, Preprocessor};
-use crate::data::views::ViewPair;
 use crate::eval::probe::{knn_predict, Features};
 use crate::gpu::Gpu;
-use crate::kernels::augment::augment;
-use crate::models::vit::{ViTConfig, Vit};
-use crate::optim::{Optimizer, Rule, Schedule, ScheduleKind};
+use crate::models::vit::Vit;
+use crate::optim::{Schedule, ScheduleKind};
 use crate::pipeline::BertPipeline;
-use crate::plot::{self, Panel, Picture, Series};
+use crate::plot::{self, Panel, Series};
 use crate::rng::Rng;
-use crate::tasks::contrastive::{ContrastiveSpec, ContrastiveTask, Method, Monitor, SimCseTask};
+use crate::tasks::contrastive::{optimizer, write_views, ContrastiveSpec, ContrastiveTask, Method, Monitor, SimCseTask};
 use crate::train::{metrics, LogRow, TrainConfig, Trainer};
-use crate::{Error, Result, Tensor};
+use crate::{Error, Result};
 
 /// `pretext contrastive …`.
 #[derive(Subcommand, Debug)]
@@ -154,44 +152,9 @@ impl KnnData {
     }
 }
 
-/// A plain ViT config (HF's `ViTModel`) for images of `channels` × `size` × `size`: a preset's sizes (tiny, small,
-/// base) or a config.json as it is.
-pub fn encoder_config(name: &str, channels: usize, size: usize, pooling: &str) -> Result<ViTConfig> {
-    let mut c = ViTConfig::named(name)?;
-    if !name.ends_with(".json") {
-        c = ViTConfig {
-            model_type: "vit".into(),
-            decoder_num_attention_heads: None,
-            decoder_hidden_size: None,
-            decoder_num_hidden_layers: None,
-            decoder_intermediate_size: None,
-            mask_ratio: None,
-            norm_pix_loss: None,
-            encoder_stride: Some(c.patch_size),
-            ..c
-        }
-        .for_images(channels, size)?;
-    }
-    if !matches!(pooling, "cls" | "mean") {
-        crate::bail!(Invalid, "--pooling {pooling:?}: expected cls or mean");
-    }
-    c.classifier_pooling = pooling.into();
-    c.architectures = Some(vec!["ViTModel".into()]);
-    c.validate()?;
-    Ok(c)
-}
+pub use crate::tasks::contrastive::encoder_config;
 
-/// Writes the encoder as an HF `ViTModel` directory (`config.json` with pretext's `init_seed`, bare tensor names,
-/// `preprocessor_config.json`), whole or not at all.
-pub fn save_encoder(gpu: &Gpu, dir: &Path, encoder: &Vit, init_seed: u64, pre: &Preprocessor) -> Result<()> {
-    let mut config = serde_json::to_value(&encoder.config).map_err(|e| Error::Invalid(e.to_string()))?;
-    config["init_seed"] = serde_json::json!(init_seed);
-    let tensors = crate::models::hf::NameMap::VIT.tensors(&encoder.all_params(), false);
-    crate::checkpoint::commit_model_dir(dir, |tmp| {
-        crate::models::hf::write_model(gpu, tmp, &config, &tensors)?;
-        pre.save(tmp)
-    })
-}
+pub use crate::tasks::contrastive::save_encoder;
 
 /// The seed the encoder's initial weights are drawn from (`Vit::new` with `Rng::new(init_seed)`): the run's seed.
 pub fn init_seed(seed: u64) -> u64 {
@@ -207,22 +170,6 @@ fn steps_for(steps: Option<u32>, epochs: Option<f64>, n: usize, batch: usize) ->
     }
 }
 
-/// The optimizer by name, with its default learning rate and weight decay for a method (see the README).
-fn optimizer(name: &str, method: &str, batch: usize, lr: Option<f32>, wd: Option<f32>) -> Result<(Optimizer, f32)> {
-    let scale = batch as f32 / 256.0;
-    Ok(match name {
-        "lars" => {
-            let base = if method == "byol" { 0.2 } else { 0.3 };
-            let wd = wd.unwrap_or(if method == "byol" { 1.5e-6 } else { 1e-6 });
-            (Optimizer::new(Rule::Lars { momentum: 0.9, eta: 0.001 }, wd), lr.unwrap_or(base * scale))
-        }
-        "adamw" => {
-            let (base, default_wd) = if method == "simcse" { (3e-5 * 256.0 / 64.0, 0.0) } else { (1.5e-3, 0.1) };
-            (Optimizer::new(Rule::AdamW { beta1: 0.9, beta2: 0.999, eps: 1e-8 }, wd.unwrap_or(default_wd)), lr.unwrap_or(base * scale))
-        }
-        other => crate::bail!(Invalid, "--optimizer {other:?}: expected adamw or lars"),
-    })
-}
 
 /// Runs `pretext contrastive pretrain`.
 pub fn pretrain(gpu: &Gpu, a: &PretrainArgs) -> Result<()> {
@@ -468,17 +415,9 @@ pub fn views(gpu: &Gpu, a: &ViewsArgs) -> Result<()> {
     let set = set.take(a.count.min(set.len()));
     let first = set.images.first().ok_or_else(|| Error::Invalid(format!("{}: no images", a.data[0].display())))?;
     let (ch, h, w) = (first.channels, first.height, first.width);
-    let pre = Preprocessor::raw(h, w);
-    let images = pre.apply_all(&set, ch)?;
-    let pair = ViewPair::for_method(&a.method, h.min(w))?;
+    let images = Preprocessor::raw(h, w).apply_all(&set, ch)?;
     let n = images.len();
-    let params = pair.draw(n, h, w, &mut Rng::new(a.seed));
-    let t = Tensor::from_slice(gpu, &images.concat(), &[n, ch, h, w])?;
-    let v = augment(gpu, &t, &params, &pair.shape(h, w))?.to_vec::<f32>(gpu)?;
-    let plane = ch * h * w;
-    let pic = |values: &[f32]| Picture { channels: ch, height: h, width: w, values: values.to_vec() };
-    let rows: Vec<Vec<Picture>> = (0..n).map(|i| vec![pic(&images[i]), pic(&v[i * plane..(i + 1) * plane]), pic(&v[(n + i) * plane..(n + i + 1) * plane])]).collect();
-    plot::write_picture_grid(&a.out, &rows, &["image", "view 1", "view 2"], a.scale)?;
+    write_views(gpu, &a.out, &images, [ch, h, w], &a.method, a.seed, a.scale)?;
     println!("wrote {} ({n} images and their {} views)", a.out.display(), a.method);
     Ok(())
 }

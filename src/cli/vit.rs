@@ -7,16 +7,13 @@ use clap::{Args, Subcommand};
 
 use super::{create_out_dir, CheckpointArgs};
 use crate::checkpoint;
-use crate::data::augment::random_resized_crop_flip;
 use crate::data::images::{ImageSet, Preprocessor};
 use crate::gpu::Gpu;
-use crate::models::heads::Classifier;
 use crate::models::vit::{self, ViTConfig, Vit};
-use crate::nn::{Init, LayerNorm};
-use crate::optim::{Optimizer, Schedule, ScheduleKind};
+use crate::optim::{Schedule, ScheduleKind};
 use crate::pipeline::VitPipeline;
 use crate::rng::Rng;
-use crate::tasks::ClassifyTask;
+use crate::tasks::vit_classify::{finetune_task, VitFinetune};
 use crate::train::{TrainConfig, Trainer};
 use crate::{Error, Result};
 
@@ -160,7 +157,7 @@ pub fn finetune(gpu: &Gpu, a: &FinetuneArgs) -> Result<()> {
     }
     let eval_set = ImageSet::load(&a.eval)?;
     let mut rng = Rng::new(a.seed);
-    let (mut vit, pre, source) = match &a.model {
+    let (vit, pre, source) = match &a.model {
         Some(dir) => {
             let p = VitPipeline::load(gpu, dir)?;
             (p.vit, p.preprocessor, dir.display().to_string())
@@ -177,43 +174,19 @@ pub fn finetune(gpu: &Gpu, a: &FinetuneArgs) -> Result<()> {
             (Vit::new(gpu, &config, &mut rng)?, pre, format!("scratch ({name})"))
         }
     };
-    // The classification model: positions trained (as HF's ViT), the pooling asked for.
-    let pooling = a.pooling.clone().unwrap_or_else(|| vit.config.classifier_pooling.clone());
-    vit.config = vit.config.for_classification(&classes);
-    vit.config.classifier_pooling = pooling;
-    vit.config.validate()?;
-    vit.train_positions = true;
-    vit.fc_norm = match (vit.config.classifier_pooling.as_str(), vit.fc_norm.take()) {
-        ("mean", Some(n)) => Some(n),
-        ("mean", None) => Some(LayerNorm::new(gpu, "fc_norm", vit.config.hidden_size, vit.config.layer_norm_eps)?),
-        _ => None,
-    };
-    let config = vit.config.clone();
-    let (c, s) = (config.num_channels, config.image_size);
+    let c = vit.config.num_channels;
     let train_x = pre.apply_all(&train_set, c)?;
     let train_y = labels_in(&train_set, &classes, "vit finetune --train")?;
     let eval_x = pre.apply_all(&eval_set, c)?;
     let eval_y = labels_in(&eval_set, &classes, "vit finetune --eval")?;
-    let head = Classifier::new(gpu, "classifier", config.hidden_size, classes.len(), Init::Normal(config.initializer_range), &mut rng)?;
     let n_train = train_x.len();
-    let mut task = ClassifyTask::new(vit, head, train_x.into_iter().zip(train_y).collect(), eval_x.into_iter().zip(eval_y).collect(), a.batch, 0.0);
-    if a.crop_min < 1.0 {
-        let scale = (a.crop_min, 1.0);
-        task.augment = Some(Box::new(move |x: &Vec<f32>, r: &mut Rng| random_resized_crop_flip(x, c, s, s, scale, r)));
-    }
+    let f = VitFinetune { pooling: a.pooling.clone(), layer_decay, crop_min: a.crop_min, batch: a.batch, weight_decay: a.weight_decay };
+    let (mut task, opt) = finetune_task(gpu, vit, &classes, train_x.into_iter().zip(train_y).collect(), eval_x.into_iter().zip(eval_y).collect(), &f, &mut rng)?;
+    let config = task.encoder.config.clone();
     let steps = match (a.steps, a.epochs) {
         (Some(st), _) => st,
         (None, e) => ((e.unwrap_or(10.0) * n_train as f64 / a.batch as f64).ceil() as u32).max(1),
     };
-    let mut opt = Optimizer::adamw(a.weight_decay);
-    opt.max_grad_norm = Some(1.0);
-    if layer_decay < 1.0 {
-        let depth = task.encoder.layers.len() as i32 + 1;
-        for p in task.all_params() {
-            let id = task.encoder.layer_id(&p.name) as i32;
-            opt.lr_scale.insert(p.name.clone(), layer_decay.powi(depth - id));
-        }
-    }
     let mut cfg = TrainConfig {
         steps,
         schedule: Schedule { peak_lr: a.lr, min_lr: 0.0, warmup: steps / 10, total: steps, kind: ScheduleKind::Cosine },

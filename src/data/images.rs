@@ -240,21 +240,11 @@ impl ImageSet {
     /// (the few-label regime); a class with fewer images is an error naming it.
     pub fn per_class(&self, per_class: usize, seed: u64) -> Result<ImageSet> {
         let labels = self.labels("--labels-per-class")?;
-        let mut order: Vec<usize> = (0..self.len()).collect();
-        Rng::new(seed).shuffle(&mut order);
-        let mut taken = vec![0usize; self.classes.len()];
-        let mut keep = Vec::new();
-        for i in order {
-            let c = labels[i];
-            if taken[c] < per_class {
-                taken[c] += 1;
-                keep.push(i);
-            }
-        }
-        if let Some(c) = taken.iter().position(|&t| t < per_class) {
-            crate::bail!(Invalid, "class {:?} has only {} images, fewer than the {per_class} per class asked for", self.classes[c], taken[c]);
-        }
-        keep.sort_unstable();
+        let classes = self.classes.len().max(labels.iter().max().map_or(0, |m| m + 1));
+        let keep = per_class_index(labels, classes, per_class, seed).map_err(|(c, n)| {
+            let name = self.classes.get(c).cloned().unwrap_or_else(|| c.to_string());
+            Error::Invalid(format!("class {name:?} has only {n} images, fewer than the {per_class} per class asked for"))
+        })?;
         Ok(self.subset(&keep))
     }
 
@@ -262,6 +252,27 @@ impl ImageSet {
     pub fn take(&self, n: usize) -> ImageSet {
         self.subset(&(0..n.min(self.len())).collect::<Vec<_>>())
     }
+}
+
+/// Indices of `per_class` examples of every class in `0..classes`, drawn without replacement by a shuffle
+/// seeded with `seed`, in increasing order; a class with fewer gives `Err((class, count))`.
+pub fn per_class_index(labels: &[usize], classes: usize, per_class: usize, seed: u64) -> std::result::Result<Vec<usize>, (usize, usize)> {
+    let mut order: Vec<usize> = (0..labels.len()).collect();
+    Rng::new(seed).shuffle(&mut order);
+    let mut taken = vec![0usize; classes];
+    let mut keep = Vec::new();
+    for i in order {
+        let c = labels[i];
+        if c < classes && taken[c] < per_class {
+            taken[c] += 1;
+            keep.push(i);
+        }
+    }
+    if let Some(c) = taken.iter().position(|&t| t < per_class) {
+        return Err((c, taken[c]));
+    }
+    keep.sort_unstable();
+    Ok(keep)
 }
 
 /// `size` in a `preprocessor_config.json`: `{"height", "width"}`, or one number for both (older configs).

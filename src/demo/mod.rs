@@ -5,6 +5,10 @@
 //!
 //! Output directory: `summary.json` (`Summary`), `report.html` (one self-contained page), and a directory per
 //! family with its `metrics.jsonl` (every phase), checkpoints and pictures.
+pub mod ae;
+pub mod contrastive;
+pub mod images;
+pub mod mae;
 pub mod report;
 pub mod text;
 
@@ -33,7 +37,7 @@ pub struct Recipe {
 }
 
 /// Every recipe, in the order `all` runs them.
-pub const RECIPES: &[Recipe] = &[text::RECIPE];
+pub const RECIPES: &[Recipe] = &[text::RECIPE, mae::RECIPE, contrastive::RECIPE, ae::RECIPE];
 
 /// The recipe called `name`, or an error listing the names.
 pub fn recipe(name: &str) -> Result<&'static Recipe> {
@@ -133,6 +137,16 @@ impl<'g> Demo<'g> {
     pub fn dir(&self, family: &str) -> Result<PathBuf> {
         let d = self.out.join(family);
         std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
+        Ok(d)
+    }
+
+    /// `out/family/`, created, without the `metrics.jsonl` of an earlier run (each run writes its own).
+    pub fn fresh_dir(&self, family: &str) -> Result<PathBuf> {
+        let d = self.dir(family)?;
+        let metrics = d.join("metrics.jsonl");
+        if metrics.exists() {
+            std::fs::remove_file(&metrics).map_err(|e| Error::io(&metrics, e))?;
+        }
         Ok(d)
     }
 
@@ -283,6 +297,19 @@ fn print_table(s: &Summary) {
         );
     }
     println!("{:<12} {:>87.0}s   on {} (peak_fma {:.1} GFLOP/s)", "total", s.seconds, s.device, s.peak_fma_gflops);
+}
+
+/// Writes `path`: one phase's training loss and, where its evaluations logged `eval_key`, the held-out curve.
+pub fn write_loss_plot(path: &Path, title: &str, history: &[LogRow], eval_key: &str) -> Result<()> {
+    use crate::plot::{self, Panel, Series};
+    let train: Vec<(f64, f64)> = history.iter().map(|r| (r.step as f64, r.loss)).collect();
+    let held: Vec<(f64, f64)> = history.iter().filter_map(|r| r.extra.get(eval_key).map(|v| (r.step as f64, *v))).collect();
+    let mut series = vec![Series { label: "training batch".into(), points: train, color: plot::PALETTE[0] }];
+    if !held.is_empty() {
+        series.push(Series { label: "held out".into(), points: held, color: plot::PALETTE[1] });
+    }
+    let panel = Panel { title: title.into(), x_label: "step".into(), y_label: "loss".into(), series, log_y: false };
+    plot::write_png(path, &[panel], 800, 500)
 }
 
 /// The preset that suits the device: tiny on a CPU adapter, small on a GPU.

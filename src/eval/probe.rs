@@ -82,6 +82,11 @@ impl Features {
         &self.data[i * self.dim..(i + 1) * self.dim]
     }
 
+    /// The vectors at `index`, in that order.
+    pub fn subset(&self, index: &[usize]) -> Features {
+        Features { data: index.iter().flat_map(|&i| self.row(i).iter().copied()).collect(), dim: self.dim }
+    }
+
     /// The pixels of preprocessed images as features.
     pub fn raw(images: &[Vec<f32>]) -> Result<Features> {
         let dim = images.first().map_or(0, Vec::len);
@@ -414,4 +419,59 @@ pub fn probe(gpu: &Gpu, r: &ProbeRequest) -> Result<ProbeResult> {
     let linear_accuracy = linear_probe(gpu, &ft, &train_labels, &fe, &eval_labels, classes, &cfg)?;
     let knn_accuracy = knn_accuracy(gpu, &ft, &train_labels, &fe, &eval_labels, classes, r.knn, 0.1)?;
     Ok(ProbeResult { linear_accuracy, knn_accuracy, labels_per_class: r.labels_per_class, features: r.features.name().into() })
+}
+
+/// Probe accuracies over several labelled draws (one entry per seed).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Draws {
+    pub linear: Vec<f64>,
+    pub knn: Vec<f64>,
+}
+
+impl Draws {
+    /// The mean linear-probe accuracy.
+    pub fn linear_mean(&self) -> f64 {
+        mean(&self.linear)
+    }
+
+    /// The mean kNN accuracy.
+    pub fn knn_mean(&self) -> f64 {
+        mean(&self.knn)
+    }
+}
+
+/// The mean of `v` (0 when empty).
+pub fn mean(v: &[f64]) -> f64 {
+    if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 }
+}
+
+/// Both probes of frozen features once per seed: the seed draws `per_class` labelled training examples of
+/// every class (None: all of them, the seed then only seeds the linear probe) and trains the linear probe.
+#[allow(clippy::too_many_arguments)]
+pub fn probe_draws(
+    gpu: &Gpu,
+    train: &Features,
+    train_labels: &[usize],
+    eval: &Features,
+    eval_labels: &[usize],
+    classes: usize,
+    per_class: Option<usize>,
+    seeds: &[u64],
+    cfg: &LinearProbe,
+    k: usize,
+) -> Result<Draws> {
+    let mut d = Draws { linear: Vec::new(), knn: Vec::new() };
+    for &seed in seeds {
+        let (ft, lt) = match per_class {
+            Some(n) => {
+                let idx = crate::data::images::per_class_index(train_labels, classes, n, seed)
+                    .map_err(|(c, have)| crate::Error::Invalid(format!("class {c} has only {have} labelled examples, fewer than the {n} per class asked for")))?;
+                (train.subset(&idx), idx.iter().map(|&i| train_labels[i]).collect::<Vec<_>>())
+            }
+            None => (train.clone(), train_labels.to_vec()),
+        };
+        d.linear.push(linear_probe(gpu, &ft, &lt, eval, eval_labels, classes, &LinearProbe { seed, ..*cfg })?);
+        d.knn.push(knn_accuracy(gpu, &ft, &lt, eval, eval_labels, classes, k, 0.1)?);
+    }
+    Ok(d)
 }

@@ -23,8 +23,9 @@ use crate::models::bert::{Bert, BertBatch};
 use crate::models::heads::MlpHead;
 use crate::models::vit::{ViTConfig, Vit};
 use crate::nn::Param;
-use crate::optim::ema_update;
+use crate::optim::{ema_update, Optimizer, Rule};
 use crate::rng::Rng;
+use crate::plot::{self, Picture};
 use crate::train::Task;
 use crate::{Error, Result, Tensor};
 
@@ -446,3 +447,75 @@ impl Task for SimCseTask {
         self.bert.pooler.params().into_iter().map(|p| (p.name.clone(), p.value.clone())).collect()
     }
 }
+
+/// A plain ViT config (HF's `ViTModel`) for images of `channels` × `size` × `size`: a preset's sizes (tiny, small,
+/// base) or a config.json as it is.
+pub fn encoder_config(name: &str, channels: usize, size: usize, pooling: &str) -> Result<ViTConfig> {
+    let mut c = ViTConfig::named(name)?;
+    if !name.ends_with(".json") {
+        c = ViTConfig {
+            model_type: "vit".into(),
+            decoder_num_attention_heads: None,
+            decoder_hidden_size: None,
+            decoder_num_hidden_layers: None,
+            decoder_intermediate_size: None,
+            mask_ratio: None,
+            norm_pix_loss: None,
+            encoder_stride: Some(c.patch_size),
+            ..c
+        }
+        .for_images(channels, size)?;
+    }
+    if !matches!(pooling, "cls" | "mean") {
+        crate::bail!(Invalid, "--pooling {pooling:?}: expected cls or mean");
+    }
+    c.classifier_pooling = pooling.into();
+    c.architectures = Some(vec!["ViTModel".into()]);
+    c.validate()?;
+    Ok(c)
+}
+
+/// The optimizer by name, with its default learning rate and weight decay for a method (see the README).
+pub fn optimizer(name: &str, method: &str, batch: usize, lr: Option<f32>, wd: Option<f32>) -> Result<(Optimizer, f32)> {
+    let scale = batch as f32 / 256.0;
+    Ok(match name {
+        "lars" => {
+            let base = if method == "byol" { 0.2 } else { 0.3 };
+            let wd = wd.unwrap_or(if method == "byol" { 1.5e-6 } else { 1e-6 });
+            (Optimizer::new(Rule::Lars { momentum: 0.9, eta: 0.001 }, wd), lr.unwrap_or(base * scale))
+        }
+        "adamw" => {
+            let (base, default_wd) = if method == "simcse" { (3e-5 * 256.0 / 64.0, 0.0) } else { (1.5e-3, 0.1) };
+            (Optimizer::new(Rule::AdamW { beta1: 0.9, beta2: 0.999, eps: 1e-8 }, wd.unwrap_or(default_wd)), lr.unwrap_or(base * scale))
+        }
+        other => crate::bail!(Invalid, "--optimizer {other:?}: expected adamw or lars"),
+    })
+}
+
+/// Writes a grid of `images` (`[C, H, W]` each, values in [0, 1]) beside their two views under `method`'s
+/// augmentations (drawn from `seed`): what `contrastive views` and the demo show.
+pub fn write_views(gpu: &Gpu, path: &std::path::Path, images: &[Vec<f32>], shape: [usize; 3], method: &str, seed: u64, scale: u32) -> Result<()> {
+    let [ch, h, w] = shape;
+    let pair = ViewPair::for_method(method, h.min(w))?;
+    let n = images.len();
+    let params = pair.draw(n, h, w, &mut Rng::new(seed));
+    let t = Tensor::from_slice(gpu, &images.concat(), &[n, ch, h, w])?;
+    let v = augment(gpu, &t, &params, &pair.shape(h, w))?.to_vec::<f32>(gpu)?;
+    let plane = ch * h * w;
+    let pic = |values: &[f32]| Picture { channels: ch, height: h, width: w, values: values.to_vec() };
+    let rows: Vec<Vec<Picture>> = (0..n).map(|i| vec![pic(&images[i]), pic(&v[i * plane..(i + 1) * plane]), pic(&v[(n + i) * plane..(n + i + 1) * plane])]).collect();
+    plot::write_picture_grid(path, &rows, &["image", "view 1", "view 2"], scale)
+}
+
+/// Writes the encoder as an HF `ViTModel` directory (`config.json` with pretext's `init_seed`, bare tensor names,
+/// `preprocessor_config.json`), whole or not at all.
+pub fn save_encoder(gpu: &Gpu, dir: &std::path::Path, encoder: &Vit, init_seed: u64, pre: &crate::data::images::Preprocessor) -> Result<()> {
+    let mut config = serde_json::to_value(&encoder.config).map_err(|e| Error::Invalid(e.to_string()))?;
+    config["init_seed"] = serde_json::json!(init_seed);
+    let tensors = crate::models::hf::NameMap::VIT.tensors(&encoder.all_params(), false);
+    crate::checkpoint::commit_model_dir(dir, |tmp| {
+        crate::models::hf::write_model(gpu, tmp, &config, &tensors)?;
+        pre.save(tmp)
+    })
+}
+

@@ -5,6 +5,7 @@ pub mod classify;
 pub mod contrastive;
 pub mod mae;
 pub mod mlm;
+pub mod vit_classify;
 
 pub use autoencoder::AutoencoderTask;
 pub use classify::{ClassifyEval, ClassifyTask};
