@@ -1,5 +1,7 @@
-//! The line-chart renderer: sizes, series colours inside the plot, text where titles and ticks go,
-//! awkward data (NaN, inf, empty, single point, constant, log axis), and PNG writing with its errors.
+//! The line-chart renderer: where a curve is drawn (a decreasing series falls from left to right, a straight
+//! line stays straight, a log axis gives every decade the same height), series colours inside the plot, text
+//! where titles and ticks go, awkward data (NaN, inf, empty, single point, constant, log axis), and PNG
+//! writing with its errors.
 use std::path::PathBuf;
 
 use pretext::plot::{render, write_png, Panel, Series, PALETTE};
@@ -93,6 +95,74 @@ fn two_panels_have_requested_size_series_colours_and_text() {
     assert_eq!(boundary, 0, "dark pixels on the boundary between the panels");
 }
 
+/// For each pixel column holding `color`, the mean row of those pixels: the curve's centre line, in image
+/// coordinates (rows grow downwards).
+fn centre_line(img: &image::RgbImage, color: [u8; 3]) -> Vec<(f64, f64)> {
+    (0..img.width())
+        .filter_map(|x| {
+            let rows: Vec<u32> = (0..img.height()).filter(|&y| img.get_pixel(x, y).0 == color).collect();
+            (!rows.is_empty()).then(|| (x as f64, rows.iter().map(|&r| r as f64).sum::<f64>() / rows.len() as f64))
+        })
+        .collect()
+}
+
+/// Least-squares line through the points: (slope, intercept, R²).
+fn fit_line(pts: &[(f64, f64)]) -> (f64, f64, f64) {
+    let n = pts.len() as f64;
+    let (mx, my) = (pts.iter().map(|p| p.0).sum::<f64>() / n, pts.iter().map(|p| p.1).sum::<f64>() / n);
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let syy: f64 = pts.iter().map(|p| (p.1 - my).powi(2)).sum();
+    let slope = sxy / sxx;
+    (slope, my - slope * mx, sxy * sxy / (sxx * syy))
+}
+
+/// One panel with one unlabelled series (so no legend covers it).
+fn one_series(points: Vec<(f64, f64)>, log_y: bool) -> Panel {
+    Panel {
+        title: "curve".into(),
+        x_label: "x".into(),
+        y_label: "y".into(),
+        series: vec![Series { label: String::new(), points, color: PALETTE[0] }],
+        log_y,
+    }
+}
+
+#[test]
+fn a_straight_decreasing_series_is_drawn_as_a_falling_straight_line() {
+    let (w, h) = (600, 400);
+    let falling: Vec<(f64, f64)> = (0..=100).map(|i| (i as f64, 10.0 - i as f64 / 10.0)).collect();
+    let line = centre_line(&render(&[one_series(falling, false)], w, h), PALETTE[0]);
+    assert!(line.len() > w as usize / 2, "the curve spans {} columns of {w}", line.len());
+    let (slope, _, r2) = fit_line(&line);
+    assert!(r2 > 0.999, "a straight series must be drawn straight: R² {r2:.5}");
+    assert!(slope > 0.0, "a decreasing series must fall from left to right (rows grow downwards): slope {slope:.3}");
+    let (first, last) = (line[0], line[line.len() - 1]);
+    assert!(last.1 - first.1 > 0.5 * h as f64, "it must span most of the plot's height: rows {:.0} to {:.0} of {h}", first.1, last.1);
+    // an increasing series rises; the two are mirror images
+    let rising: Vec<(f64, f64)> = (0..=100).map(|i| (i as f64, i as f64 / 10.0)).collect();
+    let up = centre_line(&render(&[one_series(rising, false)], w, h), PALETTE[0]);
+    let (up_slope, _, _) = fit_line(&up);
+    assert!((up_slope + slope).abs() < 0.02 * slope.abs(), "rising slope {up_slope:.3} against falling {slope:.3}");
+}
+
+#[test]
+fn a_log_axis_gives_every_decade_the_same_height() {
+    // y = 10^(3x/100): four decades, a straight line on a log axis, a hockey stick on a linear one.
+    let (w, h) = (600, 400);
+    let exp: Vec<(f64, f64)> = (0..=100).map(|i| (i as f64, 10f64.powf(3.0 * i as f64 / 100.0))).collect();
+    let log_line = centre_line(&render(&[one_series(exp.clone(), true)], w, h), PALETTE[0]);
+    let (slope, intercept, r2) = fit_line(&log_line);
+    assert!(r2 > 0.999 && slope < 0.0, "on a log axis 10^x must be a rising straight line: R² {r2:.5}, slope {slope:.3}");
+    // the rows of y = 10^0.5, 10^1.5 and 10^2.5 (x = 100/6, 50, 500/6) are one decade apart each
+    let (c0, c1) = (log_line[0].0, log_line[log_line.len() - 1].0);
+    let row_at = |x: f64| slope * (c0 + (c1 - c0) * x / 100.0) + intercept;
+    let (d1, d2) = (row_at(100.0 / 6.0) - row_at(50.0), row_at(50.0) - row_at(500.0 / 6.0));
+    assert!(d1 > 40.0 && (d1 - d2).abs() < 2.0, "decades must be equally tall: {d1:.1} and {d2:.1} pixels");
+    let (_, _, lin_r2) = fit_line(&centre_line(&render(&[one_series(exp, false)], w, h), PALETTE[0]));
+    assert!(lin_r2 < 0.9, "the same data on a linear axis is not straight (R² {lin_r2:.3}): the axis kind must matter");
+}
+
 #[test]
 fn awkward_data_does_not_panic() {
     let nan_and_inf = vec![(0.0, 1.0), (1.0, f64::NAN), (2.0, 0.5), (f64::INFINITY, 0.3), (3.0, 0.25), (4.0, -1.0)];
@@ -122,8 +192,35 @@ fn awkward_data_does_not_panic() {
         for (w, h) in [(640, 400), (120, 80), (7, 3), (0, 0)] {
             let img = render(std::slice::from_ref(&panel), w, h);
             assert_eq!(img.dimensions(), (w, h), "{name}: size {w}x{h}");
+            if (w, h) != (640, 400) {
+                continue;
+            }
+            // the middle of the plot, left of the legend in the top right corner
+            let middle: Vec<(f64, f64)> = centre_line(&img, PALETTE[5]).into_iter().filter(|p| (150.0..350.0).contains(&p.0)).collect();
+            match name {
+                "constant y" => assert!(
+                    middle.len() > 150 && middle.iter().all(|p| (p.1 - middle[0].1).abs() < 0.5),
+                    "{name}: a constant series is one horizontal line across the plot: {middle:?}"
+                ),
+                "only NaN" => assert!(middle.is_empty(), "{name}: nothing to draw, yet {} columns hold the series colour", middle.len()),
+                _ => {}
+            }
         }
     }
+    // NaN at x = 1 and inf at x = 2.5 break the line: (0, 1) and (2, 0.5) are lone dots, and (3, 0.25)-(4, -1), the
+    // one run of two finite points, a falling straight segment over the last quarter of the x range
+    let broken = vec![(0.0, 1.0), (1.0, f64::NAN), (2.0, 0.5), (f64::INFINITY, 0.3), (3.0, 0.25), (4.0, -1.0)];
+    let line = centre_line(&render(&[one_series(broken, false)], 640, 400), PALETTE[0]);
+    let (x0, x1) = (line[0].0, line[line.len() - 1].0);
+    let at = |lo: f64, hi: f64| -> Vec<(f64, f64)> {
+        line.iter().copied().filter(|p| p.0 > x0 + lo * (x1 - x0) && p.0 < x0 + hi * (x1 - x0)).collect()
+    };
+    let gap = at(0.1, 0.4);
+    assert!(gap.is_empty(), "NaN at x = 1 must break the line from (0, 1) to (2, 0.5): {} columns drawn between", gap.len());
+    let segment = at(0.77, 1.0);
+    assert!(segment.len() as f64 > 0.2 * (x1 - x0), "the run (3, 0.25)-(4, -1) must be drawn: {} columns of {:.0}", segment.len(), x1 - x0);
+    let (slope, _, r2) = fit_line(&segment);
+    assert!(slope > 0.5 && r2 > 0.99, "the run (3, 0.25)-(4, -1) falls steeply and straight: slope {slope:.2}, R² {r2:.4}");
     let single = Panel {
         title: "one point".into(),
         x_label: String::new(),

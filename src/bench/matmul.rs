@@ -28,7 +28,8 @@ fn filled(b: &Bench, shape: &[usize]) -> Result<Tensor> {
 pub fn run(b: &mut Bench) -> Result<()> {
     // (m, n, k, trans_a, trans_b): a square product, then transformer shapes (1024 tokens, d_model 128 or 512):
     // the linear layer x·Wᵀ (trans_b, W stored [out, in]), its input gradient dY·W, a projection, and the
-    // weight gradient dYᵀ·X (trans_a).
+    // weight gradient dYᵀ·X (trans_a); then MiniLM's linear layers (d_model 384, FFN 1536: k = 384, not a
+    // power of two) beside their d_model 512 neighbours, and its weight gradients.
     let cases = [
         (1024, 1024, 1024, false, false),
         (1024, 128, 512, false, false),
@@ -36,6 +37,10 @@ pub fn run(b: &mut Bench) -> Result<()> {
         (1024, 512, 512, false, true),
         (1024, 2048, 512, false, true),
         (512, 128, 1024, true, false),
+        (1024, 384, 384, false, true),
+        (1024, 1536, 384, false, true),
+        (384, 384, 1024, true, false),
+        (1536, 384, 1024, true, false),
     ];
     for (m, n, k, trans_a, trans_b) in cases {
         if !b.wants("matmul") {
