@@ -44,6 +44,9 @@ pub struct AeConfig {
     /// Neighbours of the kNN probe.
     pub knn: usize,
     pub probe_steps: u32,
+    /// Bundled training and test images used (as many of every class; 0: all 10,000 and 2,000).
+    pub train_images: usize,
+    pub test_images: usize,
     pub seed: u64,
 }
 
@@ -60,13 +63,15 @@ impl AeConfig {
             labels_per_class: 100,
             seeds: 3,
             knn: 20,
-            probe_steps: 1500,
+            probe_steps: 500,
+            train_images: 0,
+            test_images: 0,
             seed: 1,
         };
         Ok(match name {
             "tiny" => tiny,
-            "small" => AeConfig { steps: 4000, ..tiny },
-            "base" => AeConfig { widths: vec![1024, 512], steps: 10000, ..tiny },
+            "small" => AeConfig { steps: 4000, probe_steps: 1500, ..tiny },
+            "base" => AeConfig { widths: vec![1024, 512], steps: 10000, probe_steps: 1500, ..tiny },
             other => crate::bail!(Invalid, "unknown demo preset {other:?}: expected tiny, small or base"),
         })
     }
@@ -83,7 +88,7 @@ pub fn run(demo: &Demo, c: &AeConfig) -> Result<FamilyReport> {
     config.latent = c.latent;
     config.init_seed = c.seed;
     config.validate()?;
-    let data = Bundled::load()?;
+    let data = Bundled::load(c.train_images, c.test_images)?;
     // Pretraining sees the training images only, without labels; every 20th is held out for its loss.
     let (mut train, mut held) = (Vec::new(), Vec::new());
     for (i, x) in data.train.iter().enumerate() {

@@ -33,7 +33,7 @@ pub const RECIPE: Recipe = Recipe {
 pub struct ContrastiveConfig {
     /// "simclr", "moco" or "byol".
     pub method: String,
-    /// The ViT's preset ("micro", "tiny", "small") or a config.json.
+    /// The ViT's preset ("nano", "micro", "tiny", "small") or a config.json.
     pub encoder: String,
     /// "mean" (of the patch tokens) or "cls".
     pub pooling: String,
@@ -54,6 +54,9 @@ pub struct ContrastiveConfig {
     /// Neighbours of the kNN probe.
     pub knn: usize,
     pub probe_steps: u32,
+    /// Bundled training and test images used (as many of every class; 0: all 10,000 and 2,000).
+    pub train_images: usize,
+    pub test_images: usize,
     pub seed: u64,
 }
 
@@ -62,10 +65,10 @@ impl ContrastiveConfig {
     pub fn preset(name: &str) -> Result<ContrastiveConfig> {
         let tiny = ContrastiveConfig {
             method: "simclr".into(),
-            encoder: "micro".into(),
+            encoder: "nano".into(),
             pooling: "mean".into(),
-            steps: 300,
-            batch: 128,
+            steps: 500,
+            batch: 64,
             optimizer: "adamw".into(),
             lr: 2e-3,
             temperature: 0.0,
@@ -74,13 +77,15 @@ impl ContrastiveConfig {
             labels_per_class: 100,
             seeds: 3,
             knn: 20,
-            probe_steps: 1500,
+            probe_steps: 500,
+            train_images: 0,
+            test_images: 0,
             seed: 1,
         };
         Ok(match name {
             "tiny" => tiny,
-            "small" => ContrastiveConfig { encoder: "tiny".into(), steps: 2000, batch: 256, ..tiny },
-            "base" => ContrastiveConfig { encoder: "small".into(), steps: 5000, batch: 256, ..tiny },
+            "small" => ContrastiveConfig { encoder: "tiny".into(), steps: 2000, batch: 256, probe_steps: 1500, ..tiny },
+            "base" => ContrastiveConfig { encoder: "small".into(), steps: 5000, batch: 256, probe_steps: 1500, ..tiny },
             other => crate::bail!(Invalid, "unknown demo preset {other:?}: expected tiny, small or base"),
         })
     }
@@ -92,7 +97,7 @@ pub fn run(demo: &Demo, c: &ContrastiveConfig) -> Result<FamilyReport> {
     let gpu = demo.gpu;
     let out = demo.fresh_dir("contrastive")?;
     let method: Method = c.method.parse()?;
-    let data = Bundled::load()?;
+    let data = Bundled::load(c.train_images, c.test_images)?;
     let config = encoder_config(&c.encoder, 1, 28, &c.pooling)?;
     println!("data        {} training images (labels unused), {} test images", data.train.len(), data.test.len());
 

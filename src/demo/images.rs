@@ -21,9 +21,10 @@ pub struct Bundled {
 }
 
 impl Bundled {
-    /// Loads and preprocesses `assets/fashion-mnist/`.
-    pub fn load() -> Result<Bundled> {
-        let (train, test) = (bundled::fashion_train()?, bundled::fashion_test()?);
+    /// Loads and preprocesses `assets/fashion-mnist/`: `train_images` and `test_images` of it, as many of every
+    /// class (0: all).
+    pub fn load(train_images: usize, test_images: usize) -> Result<Bundled> {
+        let (train, test) = (even(bundled::fashion_train()?, train_images)?, even(bundled::fashion_test()?, test_images)?);
         let pre = Preprocessor::raw(28, 28);
         let labels = |s: &ImageSet, what: &str| -> Result<Vec<usize>> { Ok(s.labels(what)?.to_vec()) };
         Ok(Bundled {
@@ -39,6 +40,15 @@ impl Bundled {
     pub fn class_count(&self) -> usize {
         self.classes.len()
     }
+}
+
+/// `n` images of `set`, as many of every class (all when `n` is 0 or more than the set holds).
+fn even(set: ImageSet, n: usize) -> Result<ImageSet> {
+    let classes = set.classes.len().max(1);
+    if n == 0 || n >= set.len() {
+        return Ok(set);
+    }
+    set.per_class((n / classes).max(1), 0)
 }
 
 /// How the image recipes probe: labels per class (None: all), the draws' seeds, the kNN's k, the linear probe.

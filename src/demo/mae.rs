@@ -49,6 +49,9 @@ pub struct MaeConfig {
     pub labels_per_class: usize,
     /// Labelled draws (seeds): each fine-tunes both models.
     pub seeds: usize,
+    /// Bundled training and test images used (as many of every class; 0: all 10,000 and 2,000).
+    pub train_images: usize,
+    pub test_images: usize,
     pub seed: u64,
 }
 
@@ -61,13 +64,15 @@ impl MaeConfig {
             pretrain_steps: 500,
             pretrain_batch: 128,
             pretrain_lr: 1.5e-3,
-            finetune_steps: 200,
+            finetune_steps: 150,
             finetune_batch: 32,
             finetune_lr: 1e-3,
             layer_decay: 0.75,
             crop_min: 0.5,
             labels_per_class: 100,
             seeds: 3,
+            train_images: 0,
+            test_images: 0,
             seed: 1,
         };
         Ok(match name {
@@ -84,7 +89,7 @@ pub fn run(demo: &Demo, c: &MaeConfig) -> Result<FamilyReport> {
     let started = Instant::now();
     let gpu = demo.gpu;
     let out = demo.fresh_dir("mae")?;
-    let data = Bundled::load()?;
+    let data = Bundled::load(c.train_images, c.test_images)?;
     let mut config = ViTConfig::named(&c.model)?;
     if !c.model.ends_with(".json") {
         config = config.for_images(1, 28)?;

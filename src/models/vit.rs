@@ -118,7 +118,8 @@ pub struct DecoderSizes {
 }
 
 impl ViTConfig {
-    /// A named size: "micro" (hidden 64, 4 layers, 4 heads, MLP 256, patch 4; decoder 32, 1 layer, 2 heads, MLP
+    /// A named size: "nano" (hidden 64, 4 layers, 4 heads, MLP 128, patch 7: 16 patches of a 28x28 image; decoder
+    /// 32, 1 layer, 2 heads, MLP 128: the demo's contrastive encoder), "micro" (hidden 64, 4 layers, 4 heads, MLP 256, patch 4; decoder 32, 1 layer, 2 heads, MLP
     /// 128: a quarter of tiny's work per image, the README's results), "tiny" (the MAE issue's bench model:
     /// hidden 128, 4 layers, 4 heads, MLP 512, patch 4; decoder 64, 2 layers, 2 heads, MLP 256), "small" (256,
     /// 6, 8, 1024; decoder 128, 2, 4, 512) or "base" (vit-mae-base: 768, 12, 12, 3072, patch 16; decoder 512, 8,
@@ -127,11 +128,12 @@ impl ViTConfig {
     /// them to the data.
     pub fn preset(name: &str) -> Result<ViTConfig> {
         let (hidden, layers, heads, mlp, patch, dec, image, channels) = match name {
+            "nano" => (64, 4, 4, 128, 7, (32, 1, 2, 128), 28, 1),
             "micro" => (64, 4, 4, 256, 4, (32, 1, 2, 128), 28, 1),
             "tiny" => (128, 4, 4, 512, 4, (64, 2, 2, 256), 28, 1),
             "small" => (256, 6, 8, 1024, 4, (128, 2, 4, 512), 28, 1),
             "base" => (768, 12, 12, 3072, 16, (512, 8, 16, 2048), 224, 3),
-            other => crate::bail!(Invalid, "unknown ViT preset {other:?}: expected micro, tiny, small, base or a config.json"),
+            other => crate::bail!(Invalid, "unknown ViT preset {other:?}: expected nano, micro, tiny, small, base or a config.json"),
         };
         Ok(ViTConfig {
             hidden_size: hidden,
