@@ -5,7 +5,22 @@ use common::gpu;
 use pretext::demo::{self, text::TextConfig, Demo, Overrides};
 
 /// Settings that make every recipe a few steps long.
-const SHORT: &[&str] = &["pretrain_steps=12", "finetune_steps=6", "text.max_test=48"];
+const SHORT: &[&str] = &[
+    "pretrain_steps=12",
+    "finetune_steps=6",
+    "text.max_test=48",
+    "ae.steps=12",
+    "ae.batch=32",
+    "contrastive.steps=3",
+    "contrastive.batch=16",
+    "mae.pretrain_batch=16",
+    "mae.finetune_batch=8",
+    "train_images=200",
+    "test_images=100",
+    "labels_per_class=5",
+    "seeds=2",
+    "probe_steps=30",
+];
 
 #[test]
 fn a_short_demo_writes_its_summary_metrics_checkpoints_pictures_and_report() {
@@ -63,6 +78,34 @@ fn a_short_demo_writes_its_summary_metrics_checkpoints_pictures_and_report() {
     let model = pretext::pipeline::BertPipeline::load(g, &out.join("text/finetune_pretrained")).unwrap();
     let labels = model.classify(g, &["It is a truth universally acknowledged.".to_string()]).unwrap();
     assert!(pretext::data::austen::NOVELS.contains(&labels[0].0.as_str()));
+
+    // The image recipes: every figure is a mean over the two labelled draws, each draw's accuracy a count of
+    // right answers over the 100 test images; the model directories load again.
+    let is_count = |a: f64| ((a * 100.0).round() - a * 100.0).abs() < 1e-6 && (0.0..=1.0).contains(&a);
+    let mean = |v: &serde_json::Value| -> f64 {
+        let v: Vec<f64> = v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        assert_eq!(v.len(), 2, "one figure per seed: {v:?}");
+        assert!(v.iter().all(|a| is_count(*a)), "{v:?} are not k/100");
+        v.iter().sum::<f64>() / 2.0
+    };
+    let mae = &s.families["mae"];
+    assert!((mae.pretrained - mean(&mae.extra["pretrained_seeds"])).abs() < 1e-12 && (mae.baseline - mean(&mae.extra["scratch_seeds"])).abs() < 1e-12, "{:?}", mae.extra);
+    assert!(mae.extra["held_out_recon_loss"].as_f64().is_some_and(|l| l.is_finite() && l > 0.0));
+    let mae_config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("mae/pretrain/config.json")).unwrap()).unwrap();
+    assert_eq!(mae_config["model_type"], "vit_mae");
+    for name in ["contrastive", "ae"] {
+        let f = &s.families[name];
+        assert!((f.pretrained - mean(&f.extra["pretrained_linear_seeds"])).abs() < 1e-12, "{name}: {:?}", f.extra);
+        assert!((f.baseline - mean(&f.extra["init_linear_seeds"])).abs() < 1e-12, "{name}: {:?}", f.extra);
+        for k in ["raw_linear_seeds", "pretrained_knn_seeds", "init_knn_seeds", "raw_knn_seeds"] {
+            mean(&f.extra[k]);
+        }
+        assert_eq!(f.labels_per_class, Some(5));
+        let enc = pretext::models::load_image_encoder(g, &out.join(name).join("model"), pretext::models::Weights::Trained).unwrap();
+        assert_eq!((enc.channels, enc.height, enc.width), (1, 28, 28), "{name}/model");
+    }
+    let ae_phases = std::fs::read_to_string(out.join("ae/metrics.jsonl")).unwrap();
+    assert!(ae_phases.lines().any(|l| l.contains("eval_neg_elbo")), "the VAE's held-out ELBO is logged");
 
     // A setting no recipe has is an error before anything runs; so is one qualified with an unknown family.
     let e = demo::run(&d, "all", &Overrides::parse(&["no_such_setting=1".to_string()]).unwrap()).unwrap_err().to_string();
