@@ -10,8 +10,9 @@
 # the test images, and `pretext probe` of its code (model) and of the same encoder at its initial weights
 # (init), with all labels and with 100 per class; then the raw-pixel probes; the PyTorch twin of the VAE
 # (scripts/ae_twin.py, same init, batches, noise and schedule); the VAE's samples and an interpolation row.
-# Writes OUT/*.json and *.log, and the pictures into docs/ae/. Environment: PRETEXT (the binary), OUT
-# (default runs/ae), STEPS (default 2000), PYTHON (default /work/venv/bin/python).
+# Writes OUT/*.json and *.log, the pictures and docs/ae/results.json (every figure gathered). Environment:
+# PRETEXT (the binary), OUT (default runs/ae), STEPS (default 2000), PYTHON (default /work/venv/bin/python),
+# KINDS (default "ae dae sparse vae": the kinds to train and probe, so the work can be done in pieces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 P=${PRETEXT:-target/release/pretext}
@@ -69,4 +70,21 @@ EOF
 for kind in dae vae; do
   "$P" ae reconstruct --model "$OUT/$kind" --input "$OUT"/test{0..9}.png --out "docs/ae/${kind}_reconstructions.png"
 done
+"$PY" - "$OUT" "$STEPS" <<'EOF'
+import json, re, sys
+out, steps = sys.argv[1], int(sys.argv[2])
+r = {"note": f"written from {out} by scripts/ae_results.sh (STEPS={steps}); test set: Fashion-MNIST t10k (10,000 images)", "kinds": {}}
+for k in ["ae", "dae", "sparse", "vae"]:
+    d = {"eval": json.load(open(f"{out}/{k}.eval.json"))}
+    m = re.search(r"(\d+) steps in ([\d.]+) s", open(f"{out}/{k}.train.log").read())
+    d["steps"], d["train_seconds"] = int(m.group(1)), float(m.group(2))
+    for f in ["model", "init"]:
+        for l in ["all", "100"]:
+            d[f"probe_{f}_{l}"] = json.load(open(f"{out}/{k}.probe.{f}.{l}.json"))
+    r["kinds"][k] = d
+r["raw"] = {l: json.load(open(f"{out}/raw.probe.raw.{l}.json")) for l in ["all", "100"]}
+t = json.load(open(f"{out}/vae_twin.json"))
+r["vae_twin"] = {k: t[k] for k in ["neg_elbo", "recon", "kl", "seconds", "steps", "batch", "lr", "schedule", "seed", "train_images", "eval_images", "torch"]}
+json.dump(r, open("docs/ae/results.json", "w"), indent=1)
+EOF
 echo "done: $OUT"
