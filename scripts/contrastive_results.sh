@@ -17,8 +17,8 @@
 # sentences of the training chapters, and the novel-attribution linear probe (examples/simcse_austen.rs) before
 # and after.
 # Writes OUT/*.json and *.log; the views grids into docs/contrastive/. Environment: PRETEXT (the binary), OUT
-# (default runs/con), STEPS (default 120), BATCH (default 64), LR (default 2e-3), DEMO_STEPS (default 400; the
-# demo's own is 1600), SIMCSE_STEPS (default 150), SIMCSE_LR (default 1e-4), BEST (the method whose all-labels
+# (default runs/con), STEPS (default 120), BATCH (default 64), LR (default 2e-3), DEMO_STEPS (default 100; the
+# demo's own is 1600), SIMCSE_STEPS (default 60), SIMCSE_LR (default 1e-4), BEST (the method whose all-labels
 # probe runs first, default simclr).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,8 +28,8 @@ OUT=${OUT:-runs/con}
 STEPS=${STEPS:-120}
 BATCH=${BATCH:-64}
 LR=${LR:-2e-3}
-DEMO_STEPS=${DEMO_STEPS:-400}
-SIMCSE_STEPS=${SIMCSE_STEPS:-150}
+DEMO_STEPS=${DEMO_STEPS:-100}
+SIMCSE_STEPS=${SIMCSE_STEPS:-60}
 SIMCSE_LR=${SIMCSE_LR:-1e-4}
 BEST=${BEST:-simclr}
 PHASES=${PHASES:-views pretrain probe100 raw simcse probeall}
