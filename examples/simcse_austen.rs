@@ -6,8 +6,8 @@
 //!     cargo run --release --example simcse_austen -- probe MODEL_DIR       # prints one JSON object
 //!
 //! `probe`: the demo's passages (24 words, truncated to the model's positions) of the training chapters (an even
-//! sample of 3000 of the 24,454, to keep the embedding affordable on lavapipe) and of the held-out ones (an even
-//! sample of 1500, as the demo tests on), each embedded by MODEL_DIR's BERT with mean pooling over its tokens
+//! sample of 3000 of the 24,454, to keep the embedding affordable on lavapipe) and of the held-out ones (every
+//! ⌊N/1500⌋-th, as the demo tests on: 1,805), each embedded by MODEL_DIR's BERT with mean pooling over its tokens
 //! (frozen), then `eval::probe::linear_probe` (standardised features, a linear classifier trained by AdamW on the
 //! GPU) on the training sample, accuracy on the held-out one.
 use std::path::Path;
