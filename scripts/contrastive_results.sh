@@ -6,7 +6,7 @@
 #
 # Images (Fashion-MNIST: the 60,000 training images without labels, every 20th held out by `contrastive
 # pretrain`; every figure on the 10,000 test images): SimCLR, MoCo v3 and BYOL each pretrain a micro ViT
-# (runs/cfg: patch 7, hidden 64, 4 layers, 4 heads, FFN 128; [CLS] pooling) for STEPS steps of BATCH images
+# (scripts/contrastive_vit_micro.json: patch 7, hidden 64, 4 layers, 4 heads, FFN 128; [CLS] pooling) for STEPS steps of BATCH images
 # (two views each) with AdamW at lr LR (warm-up 10%, cosine decay), projection 256-128, seed 1, no kNN monitor
 # (--knn 0: its evaluations would cost time the probes need); then `pretext probe` of each encoder (model) with
 # all labels and with 100 per class, and the same probes of the encoder at its initial weights (init: the three
@@ -66,7 +66,7 @@ if has pretrain; then
     extra=()
     [ "$m" = byol ] && extra=(--momentum 0.99)  # BYOL's 0.996 barely moves the target in a run this short
     timed "pretrain.$m" "$P" contrastive pretrain --method "$m" --data "$TRAIN" --out "$OUT/$m" \
-      --config runs/cfg/p7h64.json --steps "$STEPS" --batch "$BATCH" --optimizer adamw --lr "$LR" \
+      --config scripts/contrastive_vit_micro.json --steps "$STEPS" --batch "$BATCH" --optimizer adamw --lr "$LR" \
       --proj-hidden 256 --knn 0 --seed 1 "${extra[@]}" 2>&1 | tee "$OUT/$m.train.log"
   done
 fi
