@@ -99,6 +99,12 @@ pub struct PretrainArgs {
     /// simcse: longest sentence in tokens ([CLS] and [SEP] included).
     #[arg(long, default_value_t = 32)]
     pub max_len: usize,
+    /// simcse: dropout on the hidden states while training (SimCSE's BERT: 0.1), whatever the model's config says.
+    #[arg(long, default_value_t = 0.1)]
+    pub dropout: f32,
+    /// simcse: dropout on the attention probabilities while training (SimCSE's BERT: 0.1).
+    #[arg(long, default_value_t = 0.1)]
+    pub attn_dropout: f32,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     #[command(flatten)]
@@ -370,7 +376,19 @@ fn pretrain_text(gpu: &Gpu, a: &PretrainArgs) -> Result<()> {
     let (opt, lr) = optimizer(a.optimizer.as_deref().unwrap_or("adamw"), "simcse", batch, a.lr, a.weight_decay)?;
     let warmup = a.warmup.unwrap_or(0).min(steps);
     let pad = model.tokenizer.pad_id();
-    let bert = model.bert.clone();
+    for p in [a.dropout, a.attn_dropout] {
+        if !(0.0..1.0).contains(&p) {
+            crate::bail!(Invalid, "--dropout and --attn-dropout must lie in [0, 1), got {p}");
+        }
+    }
+    // dropout is SimCSE's augmentation: the two copies of a sentence differ only by their masks
+    let mut bert = model.bert.clone();
+    bert.config.hidden_dropout_prob = a.dropout;
+    bert.config.attention_probs_dropout_prob = a.attn_dropout;
+    for l in &mut bert.layers {
+        l.dropout = a.dropout;
+        l.attn_dropout = a.attn_dropout;
+    }
     let n = sentences.len();
     let mut task = SimCseTask::new(bert, sentences, batch, temperature, pad)?;
     let mut cfg = TrainConfig {
@@ -386,7 +404,10 @@ fn pretrain_text(gpu: &Gpu, a: &PretrainArgs) -> Result<()> {
         phase: "simcse_pretrain".into(),
     };
     a.checkpoint.configure(&mut cfg);
-    eprintln!("contrastive pretrain: simcse on {n} sentences, {steps} steps of {batch} (each twice) at lr {lr:.2e}, temperature {temperature}");
+    eprintln!(
+        "contrastive pretrain: simcse on {n} sentences, {steps} steps of {batch} (each twice) at lr {lr:.2e}, temperature {temperature}, dropout {} (attention {})",
+        a.dropout, a.attn_dropout
+    );
     let mut trainer = Trainer::new(gpu, cfg, opt);
     a.checkpoint.resume(&mut trainer, &mut task)?;
     let started = std::time::Instant::now();
