@@ -83,7 +83,7 @@ pub struct PretrainArgs {
     /// Output width of the projection head.
     #[arg(long, default_value_t = 128)]
     pub proj_dim: usize,
-    /// The encoder's features: cls (the [CLS] row after the final LayerNorm, HF's ViTModel) or mean (the mean of
+    /// The encoder's features: cls (the `[CLS]` row after the final LayerNorm, HF's ViTModel) or mean (the mean of
     /// the patch tokens, then fc_norm).
     #[arg(long, default_value = "cls")]
     pub pooling: String,
@@ -96,7 +96,7 @@ pub struct PretrainArgs {
     /// Evaluate (kNN monitor) every this many steps (default: 10 times in the run).
     #[arg(long)]
     pub eval_every: Option<u32>,
-    /// simcse: longest sentence in tokens ([CLS] and [SEP] included).
+    /// simcse: longest sentence in tokens (`[CLS]` and `[SEP]` included).
     #[arg(long, default_value_t = 32)]
     pub max_len: usize,
     /// simcse: dropout on the hidden states while training (SimCSE's BERT: 0.1), whatever the model's config says.
