@@ -7,9 +7,8 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::images::{probe, probe_extra, seeds, Bundled, ProbeSpec};
+use super::images::{probe_against_baselines, Bundled, ProbeSpec};
 use super::{Demo, FamilyReport, PhaseSpec, Picture, Recipe};
-use crate::eval::probe::LinearProbe;
 use crate::models::autoencoder::{Autoencoder, AutoencoderConfig, Kind};
 use crate::plot::ImageGrid;
 use crate::tasks::autoencoder::{self as ae, AutoencoderTask};
@@ -117,29 +116,11 @@ pub fn run(demo: &Demo, c: &AeConfig) -> Result<FamilyReport> {
     super::write_loss_plot(&out.join("loss.png"), &format!("{} pretraining (nats per image)", c.kind), &phase.history, eval_key)?;
 
     // The probes: the trained code, the same encoder at its initial weights, the pixels.
-    let spec = ProbeSpec {
-        labels_per_class: (c.labels_per_class > 0).then_some(c.labels_per_class),
-        seeds: seeds(c.seed, c.seeds),
-        knn: c.knn,
-        linear: LinearProbe { steps: c.probe_steps, ..LinearProbe::default() },
-    };
-    let model = probe(gpu, &data, Some(&task.model), &spec)?;
-    let init = probe(gpu, &data, Some(&Autoencoder::new(gpu, &config)?), &spec)?;
-    let raw = probe(gpu, &data, None, &spec)?;
-    let mut extra = probe_extra(&model, &init, &raw);
+    let spec = ProbeSpec::new(c.labels_per_class, c.seed, c.seeds, c.knn, c.probe_steps);
+    let (model, init, mut extra) = probe_against_baselines(gpu, &data, &task.model, &Autoencoder::new(gpu, &config)?, &spec)?;
     extra.insert("held_out".into(), json!(held_out));
     extra.insert("pretrain_seconds".into(), json!(phase.seconds));
     let settings = serde_json::to_value(c).map_err(|e| Error::Invalid(e.to_string()))?;
-    println!(
-        "probe       linear {:.1}% (init {:.1}%, raw {:.1}%), kNN {:.1}% (init {:.1}%, raw {:.1}%), mean of {} draws",
-        100.0 * model.linear_mean(),
-        100.0 * init.linear_mean(),
-        100.0 * raw.linear_mean(),
-        100.0 * model.knn_mean(),
-        100.0 * init.knn_mean(),
-        100.0 * raw.knn_mean(),
-        spec.seeds.len()
-    );
     Ok(FamilyReport {
         metric: "linear-probe accuracy".into(),
         pretrained: model.linear_mean(),

@@ -7,10 +7,9 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::images::{probe, probe_extra, seeds, Bundled, ProbeSpec};
+use super::images::{probe_against_baselines, Bundled, ProbeSpec};
 use super::{Demo, FamilyReport, PhaseSpec, Picture, Recipe};
 use crate::data::images::Preprocessor;
-use crate::eval::probe::LinearProbe;
 use crate::models::vit::Vit;
 use crate::optim::ScheduleKind;
 use crate::rng::Rng;
@@ -119,28 +118,10 @@ pub fn run(demo: &Demo, c: &ContrastiveConfig) -> Result<FamilyReport> {
     save_encoder(gpu, &out.join("model"), &task.encoder, c.seed, &pre)?;
     super::write_loss_plot(&out.join("loss.png"), &format!("{} pretraining", method.name()), &phase.history, "")?;
 
-    let probes = ProbeSpec {
-        labels_per_class: (c.labels_per_class > 0).then_some(c.labels_per_class),
-        seeds: seeds(c.seed, c.seeds),
-        knn: c.knn,
-        linear: LinearProbe { steps: c.probe_steps, ..LinearProbe::default() },
-    };
-    let model = probe(gpu, &data, Some(&task.encoder), &probes)?;
-    let init = probe(gpu, &data, Some(&Vit::new(gpu, &config, &mut Rng::new(c.seed))?), &probes)?;
-    let raw = probe(gpu, &data, None, &probes)?;
-    let mut extra = probe_extra(&model, &init, &raw);
+    let probes = ProbeSpec::new(c.labels_per_class, c.seed, c.seeds, c.knn, c.probe_steps);
+    let (model, init, mut extra) = probe_against_baselines(gpu, &data, &task.encoder, &Vit::new(gpu, &config, &mut Rng::new(c.seed))?, &probes)?;
     extra.insert("pretrain_seconds".into(), json!(phase.seconds));
     extra.insert("method".into(), json!(method.name()));
-    println!(
-        "probe       linear {:.1}% (init {:.1}%, raw {:.1}%), kNN {:.1}% (init {:.1}%, raw {:.1}%), mean of {} draws",
-        100.0 * model.linear_mean(),
-        100.0 * init.linear_mean(),
-        100.0 * raw.linear_mean(),
-        100.0 * model.knn_mean(),
-        100.0 * init.knn_mean(),
-        100.0 * raw.knn_mean(),
-        probes.seeds.len()
-    );
     let settings = serde_json::to_value(c).map_err(|e| Error::Invalid(e.to_string()))?;
     Ok(FamilyReport {
         metric: "linear-probe accuracy".into(),

@@ -60,6 +60,45 @@ pub struct ProbeSpec {
     pub linear: LinearProbe,
 }
 
+impl ProbeSpec {
+    /// Probes with `labels_per_class` (0: all), `count` draws seeded from `seed`, k neighbours, `steps` of the
+    /// linear probe.
+    pub fn new(labels_per_class: usize, seed: u64, count: usize, knn: usize, steps: u32) -> ProbeSpec {
+        ProbeSpec {
+            labels_per_class: (labels_per_class > 0).then_some(labels_per_class),
+            seeds: seeds(seed, count),
+            knn,
+            linear: LinearProbe { steps, ..LinearProbe::default() },
+        }
+    }
+}
+
+/// The pretrained encoder's probes against the same encoder at its initial weights and against the pixels,
+/// printed: the pretrained figures and the summary's extra keys.
+pub fn probe_against_baselines(
+    gpu: &Gpu,
+    data: &Bundled,
+    model: &dyn Encoder<Example = Vec<f32>>,
+    init: &dyn Encoder<Example = Vec<f32>>,
+    spec: &ProbeSpec,
+) -> Result<(Draws, Draws, BTreeMap<String, Value>)> {
+    let trained = probe(gpu, data, Some(model), spec)?;
+    let initial = probe(gpu, data, Some(init), spec)?;
+    let raw = probe(gpu, data, None, spec)?;
+    println!(
+        "probe       linear {:.1}% (init {:.1}%, raw {:.1}%), kNN {:.1}% (init {:.1}%, raw {:.1}%), mean of {} draws",
+        100.0 * trained.linear_mean(),
+        100.0 * initial.linear_mean(),
+        100.0 * raw.linear_mean(),
+        100.0 * trained.knn_mean(),
+        100.0 * initial.knn_mean(),
+        100.0 * raw.knn_mean(),
+        spec.seeds.len()
+    );
+    let extra = probe_extra(&trained, &initial, &raw);
+    Ok((trained, initial, extra))
+}
+
 /// `count` seeds from `first`.
 pub fn seeds(first: u64, count: usize) -> Vec<u64> {
     (0..count.max(1) as u64).map(|i| first + i).collect()
