@@ -18,11 +18,8 @@ use crate::{Error, Result};
 pub const RECIPE: Recipe = Recipe {
     name: "ae",
     about: "an autoencoder on Fashion-MNIST without labels, then a linear probe on its code (MLP VAE)",
-    settings: |preset| serde_json::to_value(AeConfig::preset(preset)?).map_err(|e| Error::Invalid(e.to_string())),
-    run: |demo, v| {
-        let c: AeConfig = serde_json::from_value(v).map_err(|e| Error::Invalid(format!("demo ae settings: {e}")))?;
-        run(demo, &c)
-    },
+    settings: |preset| super::to_settings(AeConfig::preset(preset)?),
+    run: |demo, v| run(demo, &super::from_settings::<AeConfig>("ae", v)?),
 };
 
 /// Sizes and budgets of the autoencoder recipe.
@@ -120,7 +117,7 @@ pub fn run(demo: &Demo, c: &AeConfig) -> Result<FamilyReport> {
     let (model, init, mut extra) = probe_against_baselines(gpu, &data, &task.model, &Autoencoder::new(gpu, &config)?, &spec)?;
     extra.insert("held_out".into(), json!(held_out));
     extra.insert("pretrain_seconds".into(), json!(phase.seconds));
-    let settings = serde_json::to_value(c).map_err(|e| Error::Invalid(e.to_string()))?;
+    let settings = super::to_settings(c)?;
     Ok(FamilyReport {
         metric: "linear-probe accuracy".into(),
         pretrained: model.linear_mean(),

@@ -14,17 +14,14 @@ use crate::models::vit::Vit;
 use crate::optim::ScheduleKind;
 use crate::rng::Rng;
 use crate::tasks::contrastive::{encoder_config, optimizer, save_encoder, write_views, ContrastiveSpec, ContrastiveTask, Method};
-use crate::{Error, Result};
+use crate::Result;
 
 /// The recipe: `pretext demo contrastive`.
 pub const RECIPE: Recipe = Recipe {
     name: "contrastive",
     about: "two augmented views of each Fashion-MNIST image pulled together, then kNN and linear probes (ViT)",
-    settings: |preset| serde_json::to_value(ContrastiveConfig::preset(preset)?).map_err(|e| Error::Invalid(e.to_string())),
-    run: |demo, v| {
-        let c: ContrastiveConfig = serde_json::from_value(v).map_err(|e| Error::Invalid(format!("demo contrastive settings: {e}")))?;
-        run(demo, &c)
-    },
+    settings: |preset| super::to_settings(ContrastiveConfig::preset(preset)?),
+    run: |demo, v| run(demo, &super::from_settings::<ContrastiveConfig>("contrastive", v)?),
 };
 
 /// Sizes and budgets of the contrastive recipe.
@@ -122,7 +119,7 @@ pub fn run(demo: &Demo, c: &ContrastiveConfig) -> Result<FamilyReport> {
     let (model, init, mut extra) = probe_against_baselines(gpu, &data, &task.encoder, &Vit::new(gpu, &config, &mut Rng::new(c.seed))?, &probes)?;
     extra.insert("pretrain_seconds".into(), json!(phase.seconds));
     extra.insert("method".into(), json!(method.name()));
-    let settings = serde_json::to_value(c).map_err(|e| Error::Invalid(e.to_string()))?;
+    let settings = super::to_settings(c)?;
     Ok(FamilyReport {
         metric: "linear-probe accuracy".into(),
         pretrained: model.linear_mean(),

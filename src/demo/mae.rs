@@ -22,11 +22,8 @@ use crate::{Error, Result};
 pub const RECIPE: Recipe = Recipe {
     name: "mae",
     about: "masked-patch reconstruction on Fashion-MNIST, then fine-tuning with 100 labels a class (ViT-MAE)",
-    settings: |preset| serde_json::to_value(MaeConfig::preset(preset)?).map_err(|e| Error::Invalid(e.to_string())),
-    run: |demo, v| {
-        let c: MaeConfig = serde_json::from_value(v).map_err(|e| Error::Invalid(format!("demo mae settings: {e}")))?;
-        run(demo, &c)
-    },
+    settings: |preset| super::to_settings(MaeConfig::preset(preset)?),
+    run: |demo, v| run(demo, &super::from_settings::<MaeConfig>("mae", v)?),
 };
 
 /// Sizes and budgets of the MAE recipe.
@@ -158,7 +155,7 @@ pub fn run(demo: &Demo, c: &MaeConfig) -> Result<FamilyReport> {
     extra.insert("min_gain".into(), json!(min_gain(&pretrained, &scratch)));
     extra.insert("held_out_recon_loss".into(), json!(recon_loss));
     extra.insert("pretrain_seconds".into(), json!(phase.seconds));
-    let settings = serde_json::to_value(c).map_err(|e| Error::Invalid(e.to_string()))?;
+    let settings = super::to_settings(c)?;
     Ok(FamilyReport {
         metric: "fine-tuned test accuracy".into(),
         pretrained: average(&pretrained),

@@ -39,6 +39,16 @@ pub struct Recipe {
 /// Every recipe, in the order `all` runs them.
 pub const RECIPES: &[Recipe] = &[text::RECIPE, mae::RECIPE, contrastive::RECIPE, ae::RECIPE];
 
+/// A recipe's settings as JSON (what `Recipe::settings` returns).
+pub fn to_settings<C: Serialize>(config: C) -> Result<Value> {
+    serde_json::to_value(config).map_err(|e| Error::Invalid(e.to_string()))
+}
+
+/// A recipe's settings read back from JSON, an error naming the family and the bad field.
+pub fn from_settings<C: serde::de::DeserializeOwned>(family: &str, v: Value) -> Result<C> {
+    serde_json::from_value(v).map_err(|e| Error::Invalid(format!("demo {family} settings: {e}")))
+}
+
 /// The recipe called `name`, or an error listing the names.
 pub fn recipe(name: &str) -> Result<&'static Recipe> {
     RECIPES.iter().find(|r| r.name == name).ok_or_else(|| {

@@ -37,12 +37,11 @@ pub const RECIPE: Recipe = Recipe {
 };
 
 fn settings(preset: &str) -> crate::Result<Value> {
-    serde_json::to_value(TextConfig::preset(preset)?).map_err(|e| Error::Invalid(e.to_string()))
+    super::to_settings(TextConfig::preset(preset)?)
 }
 
 fn run_settings(demo: &Demo, v: Value) -> crate::Result<FamilyReport> {
-    let c: TextConfig = serde_json::from_value(v).map_err(|e| Error::Invalid(format!("demo text settings: {e}")))?;
-    run(demo, &c)
+    run(demo, &super::from_settings::<TextConfig>("text", v)?)
 }
 
 /// Sizes and budgets of the text recipe.
@@ -180,7 +179,7 @@ pub fn run(demo: &Demo, c: &TextConfig) -> Result<FamilyReport> {
     let texts: Vec<&str> = train_ch.iter().map(|c| c.text.as_str()).collect();
     vocab::write(&vocab_dir, &vocab::build(&texts, c.vocab))?;
     let tok = Tokenizer::from_dir(&vocab_dir)?;
-    let settings = serde_json::to_value(c).map_err(|e| Error::Invalid(e.to_string()))?;
+    let settings = super::to_settings(c)?;
     let mut c = c.clone();
     c.vocab = tok.vocab_size();
     let special: Vec<i32> = tok.special_ids();
