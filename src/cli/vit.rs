@@ -73,6 +73,10 @@ pub struct FinetuneArgs {
     /// Smallest crop of the random-resized-crop augmentation (with a flip); 1 turns augmentation off.
     #[arg(long, default_value_t = 0.5)]
     pub crop_min: f64,
+    /// Linear probing first (LP-FT): for this many of the steps only the classifier head learns, on the frozen
+    /// encoder's pooled features; then everything is fine-tuned.
+    #[arg(long, default_value_t = 0)]
+    pub probe_steps: u32,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     #[command(flatten)]
@@ -180,7 +184,7 @@ pub fn finetune(gpu: &Gpu, a: &FinetuneArgs) -> Result<()> {
     let eval_x = pre.apply_all(&eval_set, c)?;
     let eval_y = labels_in(&eval_set, &classes, "vit finetune --eval")?;
     let n_train = train_x.len();
-    let f = VitFinetune { pooling: a.pooling.clone(), layer_decay, crop_min: a.crop_min, batch: a.batch, weight_decay: a.weight_decay };
+    let f = VitFinetune { pooling: a.pooling.clone(), layer_decay, crop_min: a.crop_min, batch: a.batch, weight_decay: a.weight_decay, probe_steps: a.probe_steps };
     let (mut task, opt) = finetune_task(gpu, vit, &classes, train_x.into_iter().zip(train_y).collect(), eval_x.into_iter().zip(eval_y).collect(), &f, &mut rng)?;
     let config = task.encoder.config.clone();
     let steps = match (a.steps, a.epochs) {
@@ -223,7 +227,7 @@ pub fn finetune(gpu: &Gpu, a: &FinetuneArgs) -> Result<()> {
         "accuracy": e.accuracy, "macro_f1": e.macro_f1, "labels": classes, "confusion": e.confusion, "steps": steps,
         "train_images": n_train, "eval_images": task.eval.len(), "labels_per_class": a.labels_per_class,
         "pretrained": a.model.as_ref().map(|d| d.display().to_string()), "seed": a.seed, "seconds": seconds,
-        "lr": a.lr, "layer_decay": layer_decay, "pooling": config.classifier_pooling, "crop_min": a.crop_min, "batch": a.batch,
+        "lr": a.lr, "layer_decay": layer_decay, "pooling": config.classifier_pooling, "crop_min": a.crop_min, "batch": a.batch, "probe_steps": a.probe_steps,
     });
     checkpoint::write_atomic(&a.out.join("eval.json"), report.to_string().as_bytes())?;
     println!("eval accuracy {:.2}%  macro-F1 {:.4}  ({} test images, {seconds:.0} s)", 100.0 * e.accuracy, e.macro_f1, task.eval.len());

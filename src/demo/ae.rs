@@ -53,7 +53,7 @@ impl AeConfig {
             kind: "vae".into(),
             widths: vec![512, 256],
             latent: 32,
-            steps: 1000,
+            steps: 600,
             batch: 128,
             lr: 1e-3,
             labels_per_class: 100,

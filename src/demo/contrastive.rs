@@ -63,7 +63,7 @@ impl ContrastiveConfig {
             method: "simclr".into(),
             encoder: "nano".into(),
             pooling: "mean".into(),
-            steps: 500,
+            steps: 150,
             batch: 64,
             optimizer: "adamw".into(),
             lr: 2e-3,

@@ -22,6 +22,9 @@ pub struct VitFinetune {
     pub crop_min: f64,
     pub batch: usize,
     pub weight_decay: f32,
+    /// Linear probing first (LP-FT): for this many steps only the head learns on the detached pooled features
+    /// (0: plain fine-tuning).
+    pub probe_steps: u32,
 }
 
 /// A classification task for `vit` over `classes` (examples preprocessed for `vit.config`), with its
@@ -51,6 +54,7 @@ pub fn finetune_task(
     let (c, s) = (vit.config.num_channels, vit.config.image_size);
     let head = Classifier::new(gpu, "classifier", vit.config.hidden_size, classes.len(), Init::Normal(vit.config.initializer_range), rng)?;
     let mut task = ClassifyTask::new(vit, head, train, eval, f.batch, 0.0);
+    task.probe_steps = f.probe_steps;
     if f.crop_min < 1.0 {
         let scale = (f.crop_min, 1.0);
         task.augment = Some(Box::new(move |x: &Vec<f32>, r: &mut Rng| random_resized_crop_flip(x, c, s, s, scale, r)));
