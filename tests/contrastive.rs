@@ -359,5 +359,9 @@ fn cli_views_pretrain_embed_and_bad_input() {
     assert!(e.contains("config.json"), "{e}");
     let e = cli_fails(&["contrastive", "pretrain", "--method", "simclr", "--out", o]);
     assert!(e.contains("--data"), "{e}");
+    for (flag, value) in [("--dropout", "1"), ("--attn-dropout", "-0.1"), ("--dropout", "NaN")] {
+        let e = cli_fails(&["contrastive", "pretrain", "--method", "simcse", "--model", o, "--corpus", "assets/austen.txt.gz", "--out", o, &format!("{flag}={value}")]);
+        assert!(e.contains(&format!("{flag} {value}")) && e.contains("[0, 1)"), "{flag} {value}: {e}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

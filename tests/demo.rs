@@ -35,6 +35,7 @@ fn a_short_demo_writes_its_summary_metrics_checkpoints_pictures_and_report() {
     let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert!(summary["device"].is_string() && summary["seconds"].as_f64().is_some_and(|t| t > 0.0), "{summary}");
     assert!(summary["peak_fma_gflops"].as_f64().is_some_and(|p| p > 0.0), "{summary}");
+    assert!(summary["peak_copy_gbps"].as_f64().is_some_and(|p| p > 0.0), "{summary}");
     let families = summary["families"].as_object().unwrap();
     let names: Vec<&str> = demo::RECIPES.iter().map(|r| r.name).collect();
     assert_eq!(families.keys().map(String::as_str).collect::<Vec<_>>(), { let mut n = names.clone(); n.sort(); n });

@@ -210,12 +210,13 @@ pub fn peaks(b: &mut Bench) -> Result<()> {
     Ok(())
 }
 
-/// The device's FMA ceiling in GFLOP/s, measured as `pretext bench` does (its `peak_fma` row), printing nothing.
-pub fn peak_fma(gpu: &Gpu) -> Result<f64> {
+/// The device's FMA ceiling (GFLOP/s) and copy bandwidth (GB/s), measured as `pretext bench` does (its
+/// `peak_fma` and `peak_copy` rows), printing nothing.
+pub fn peak_fma_and_copy(gpu: &Gpu) -> Result<(f64, f64)> {
     let mut b = Bench::new(gpu, None, false);
     (b.quiet, b.reps) = (true, 3);
     peaks(&mut b)?;
-    Ok(b.peak_gflops)
+    Ok((b.peak_gflops, b.peak_gbps))
 }
 
 /// Measures the cost of an empty dispatch (a 1-workgroup fill of 4 bytes): its GPU time by timestamps, and

@@ -348,6 +348,11 @@ fn pretrain_text(gpu: &Gpu, a: &PretrainArgs) -> Result<()> {
     if !a.data.is_empty() {
         crate::bail!(Invalid, "--data is for image methods; --method simcse reads --corpus");
     }
+    for (flag, p) in [("--dropout", a.dropout), ("--attn-dropout", a.attn_dropout)] {
+        if !(0.0..1.0).contains(&p) {
+            crate::bail!(Invalid, "{flag} {p}: a dropout probability must lie in [0, 1) (SimCSE's BERT: 0.1)");
+        }
+    }
     let config_path = model_dir.join("config.json");
     let config: serde_json::Value = crate::models::hf::read_config(&config_path)?;
     let model_type = config.get("model_type").and_then(|m| m.as_str()).unwrap_or("(none)");
@@ -376,11 +381,6 @@ fn pretrain_text(gpu: &Gpu, a: &PretrainArgs) -> Result<()> {
     let (opt, lr) = optimizer(a.optimizer.as_deref().unwrap_or("adamw"), "simcse", batch, a.lr, a.weight_decay)?;
     let warmup = a.warmup.unwrap_or(0).min(steps);
     let pad = model.tokenizer.pad_id();
-    for p in [a.dropout, a.attn_dropout] {
-        if !(0.0..1.0).contains(&p) {
-            crate::bail!(Invalid, "--dropout and --attn-dropout must lie in [0, 1), got {p}");
-        }
-    }
     // dropout is SimCSE's augmentation: the two copies of a sentence differ only by their masks
     let mut bert = model.bert.clone();
     bert.config.hidden_dropout_prob = a.dropout;

@@ -95,6 +95,9 @@ pub struct Summary {
     /// The device's FMA ceiling measured at the start of the run (GFLOP/s), as `pretext bench`'s `peak_fma`:
     /// these machines vary, so every time here is to be read against it.
     pub peak_fma_gflops: f64,
+    /// Its copy bandwidth measured with it (GB/s), `pretext bench`'s `peak_copy`: small models' steps are
+    /// memory-bound on a CPU adapter, and this varies more than the FMA peak (3x between two quiet days).
+    pub peak_copy_gbps: f64,
     pub preset: String,
     pub seconds: f64,
     pub families: BTreeMap<String, FamilyReport>,
@@ -262,9 +265,9 @@ pub fn run(demo: &Demo, which: &str, overrides: &Overrides) -> Result<Summary> {
         crate::bail!(Invalid, "--set {}: no setting of that name in {names:?} (see summary.json's settings)", overrides.0[i].1);
     }
     std::fs::create_dir_all(&demo.out).map_err(|e| Error::io(&demo.out, e))?;
-    let peak = crate::bench::peak_fma(demo.gpu)?;
-    println!("device      {} (peak_fma {peak:.1} GFLOP/s)", demo.gpu.name());
-    let mut summary = Summary { device: demo.gpu.name(), peak_fma_gflops: peak, preset: demo.preset.clone(), seconds: 0.0, families: BTreeMap::new() };
+    let (peak, copy) = crate::bench::peak_fma_and_copy(demo.gpu)?;
+    println!("device      {} (peak_fma {peak:.1} GFLOP/s, peak_copy {copy:.2} GB/s)", demo.gpu.name());
+    let mut summary = Summary { device: demo.gpu.name(), peak_fma_gflops: peak, peak_copy_gbps: copy, preset: demo.preset.clone(), seconds: 0.0, families: BTreeMap::new() };
     for (r, settings) in plans {
         println!("== {}: {}", r.name, r.about);
         let report = (r.run)(demo, settings)?;
@@ -306,7 +309,7 @@ fn print_table(s: &Summary) {
             f.seconds
         );
     }
-    println!("{:<12} {:>87.0}s   on {} (peak_fma {:.1} GFLOP/s)", "total", s.seconds, s.device, s.peak_fma_gflops);
+    println!("{:<12} {:>87.0}s   on {} (peak_fma {:.1} GFLOP/s, peak_copy {:.2} GB/s)", "total", s.seconds, s.device, s.peak_fma_gflops, s.peak_copy_gbps);
 }
 
 /// Writes `path`: one phase's training loss and, where its evaluations logged `eval_key`, the held-out curve.

@@ -27,10 +27,11 @@ pub fn html(summary: &Summary) -> String {
     let _ = writeln!(h, "<h1>pretext demo</h1>");
     let _ = writeln!(
         h,
-        "<p>Device: {} (measured FMA peak {:.1} GFLOP/s), preset <code>{}</code>, {:.0} s in all. Every family pretrains on \
+        "<p>Device: {} (measured FMA peak {:.1} GFLOP/s, copy bandwidth {:.2} GB/s), preset <code>{}</code>, {:.0} s in all. Every family pretrains on \
          data bundled with pretext, then transfers; its baseline gets the same budget.</p>",
         escape(&summary.device),
         summary.peak_fma_gflops,
+        summary.peak_copy_gbps,
         escape(&summary.preset),
         summary.seconds
     );
