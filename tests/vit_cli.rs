@@ -202,6 +202,19 @@ fn pretrain_resume_reconstruct_finetune_classify() {
     let correct = rows.iter().zip(&labels).filter(|(r, l)| r["label"].as_str() == Some(&l.to_string())).count();
     assert!((correct as f64 / 20.0 - report["accuracy"].as_f64().unwrap()).abs() < 1e-9, "classify agrees with finetune's accuracy");
 
+    // LP-FT with every step a probing step: only the head learns; the encoder leaves as it came, bit for bit.
+    let lp = dir.join("lp");
+    ok(&[
+        "vit", "finetune", "--model", full.to_str().unwrap(), "--train", &train, "--eval", &test, "--out", lp.to_str().unwrap(),
+        "--labels-per-class", "2", "--steps", "3", "--batch", "8", "--probe-steps", "3",
+    ]);
+    let (before, after) = (checkpoint::load(&full.join("model.safetensors")).unwrap(), checkpoint::load(&lp.join("model.safetensors")).unwrap());
+    for name in ["vit.embeddings.patch_embeddings.projection.weight", "vit.encoder.layer.0.attention.attention.query.weight", "vit.encoder.layer.0.output.dense.weight"] {
+        assert_eq!(after.tensors[name].data, before.tensors[name].data, "{name} changed while only the head was to learn");
+    }
+    let lp_report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(lp.join("eval.json")).unwrap()).unwrap();
+    assert_eq!(lp_report["probe_steps"], 3, "eval.json records the recipe");
+
     // From scratch, mean pooling.
     let scratch = dir.join("scratch");
     ok(&["vit", "finetune", "--scratch", "--config", &cfg, "--train", &train, "--eval", &test, "--out", scratch.to_str().unwrap(), "--steps", "2", "--batch", "4", "--pooling", "mean"]);
