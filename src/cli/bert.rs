@@ -357,19 +357,7 @@ pub fn finetune(gpu: &Gpu, a: &FinetuneArgs) -> Result<()> {
     let report = serde_json::json!({"accuracy": e.accuracy, "macro_f1": e.macro_f1, "labels": labels, "confusion": e.confusion, "steps": steps});
     checkpoint::write_atomic(&a.out.join("eval.json"), report.to_string().as_bytes())?;
     println!("eval accuracy {:.2}%  macro-F1 {:.4}  ({} examples)", 100.0 * e.accuracy, e.macro_f1, task.eval.len());
-    println!("confusion matrix (rows: true, columns: predicted)");
-    print!("{:>12}", "");
-    for l in &labels {
-        print!(" {l:>8.8}");
-    }
-    println!();
-    for (l, row) in labels.iter().zip(&e.confusion) {
-        print!("{l:>12.12}");
-        for n in row {
-            print!(" {n:>8}");
-        }
-        println!();
-    }
+    super::print_confusion(&labels, &e.confusion);
     println!("wrote {}", a.out.display());
     Ok(())
 }

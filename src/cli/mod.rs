@@ -148,6 +148,23 @@ pub enum Command {
     Probe(probe::ProbeArgs),
 }
 
+/// Prints a confusion matrix (rows: true class, columns: predicted) under its class names.
+pub fn print_confusion(labels: &[String], confusion: &[Vec<usize>]) {
+    println!("confusion matrix (rows: true, columns: predicted)");
+    print!("{:>12}", "");
+    for l in labels {
+        print!(" {l:>8.8}");
+    }
+    println!();
+    for (l, row) in labels.iter().zip(confusion) {
+        print!("{l:>12.12}");
+        for n in row {
+            print!(" {n:>8}");
+        }
+        println!();
+    }
+}
+
 /// Opens the device the arguments ask for.
 pub fn open_gpu(args: &DeviceArgs) -> Result<Gpu> {
     let mut disable = wgpu::Features::empty();

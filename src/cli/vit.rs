@@ -231,19 +231,7 @@ pub fn finetune(gpu: &Gpu, a: &FinetuneArgs) -> Result<()> {
     });
     checkpoint::write_atomic(&a.out.join("eval.json"), report.to_string().as_bytes())?;
     println!("eval accuracy {:.2}%  macro-F1 {:.4}  ({} test images, {seconds:.0} s)", 100.0 * e.accuracy, e.macro_f1, task.eval.len());
-    println!("confusion matrix (rows: true, columns: predicted)");
-    print!("{:>12}", "");
-    for l in &classes {
-        print!(" {l:>8.8}");
-    }
-    println!();
-    for (l, row) in classes.iter().zip(&e.confusion) {
-        print!("{l:>12.12}");
-        for n in row {
-            print!(" {n:>8}");
-        }
-        println!();
-    }
+    super::print_confusion(&classes, &e.confusion);
     println!("wrote {}", a.out.display());
     Ok(())
 }
