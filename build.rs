@@ -4,7 +4,8 @@
 //!   `// requires: subgroups, shader-f16`  adapter features the module needs (validated and compiled only
 //!                                          where the adapter has them; names as `pretext info` prints them)
 //!   `// imports: matmul`                  files whose sources are appended to this one (WGSL has no include),
-//!                                          so a variant shares its portable sibling's helpers and bindings
+//!                                          so a variant shares its portable sibling's helpers and bindings,
+//!                                          and kernels share a library file (no entry point) of helpers
 //! A module requires what it declares plus what its imports require.
 use std::collections::BTreeMap;
 use std::{env, fs, path::Path};

@@ -23,6 +23,7 @@
 // `dropout` over the [batch, heads, seq, seq] probabilities at stream offset base), regenerated in every pass,
 // never stored. lse stays the undropped normaliser; then delta_i = do_i·o_i still equals Σ_j p_ij D_ij do_i·v_j,
 // and the backward reads  ds_ij = p_ij (D_ij do_i·v_j − delta_i),  dv_j = Σ_i p_ij D_ij do_i.
+// imports: philox
 
 const BLOCK: u32 = 16u;        // keys (fwd, dq) or queries (dkdv) per step
 const ROWS: u32 = 4u;          // rows per invocation: each loaded chunk of the other side serves ROWS rows
@@ -56,40 +57,6 @@ struct Params {
 }
 
 override DROPOUT: bool = false; // dropout on the probabilities (the launcher sets it only when p > 0)
-
-const PHILOX_M0: u32 = 0xD2511F53u;
-const PHILOX_M1: u32 = 0xCD9E8D57u;
-const PHILOX_W0: u32 = 0x9E3779B9u;
-const PHILOX_W1: u32 = 0xBB67AE85u;
-
-// High 32 bits of the 64-bit product a * b (as in dropout.wgsl).
-fn mul_hi(a: u32, b: u32) -> u32 {
-    let a_lo = a & 0xFFFFu;
-    let a_hi = a >> 16u;
-    let b_lo = b & 0xFFFFu;
-    let b_hi = b >> 16u;
-    let lo_lo = a_lo * b_lo;
-    let hi_lo = a_hi * b_lo;
-    let lo_hi = a_lo * b_hi;
-    let hi_hi = a_hi * b_hi;
-    let cross = (lo_lo >> 16u) + (hi_lo & 0xFFFFu) + lo_hi;
-    return hi_hi + (hi_lo >> 16u) + (cross >> 16u);
-}
-
-// Philox-4x32-10 of counter c under key k (as in dropout.wgsl).
-fn philox(counter: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
-    var c = counter;
-    var k = key;
-    for (var round = 0u; round < 10u; round++) {
-        let hi0 = mul_hi(PHILOX_M0, c.x);
-        let lo0 = PHILOX_M0 * c.x;
-        let hi1 = mul_hi(PHILOX_M1, c.z);
-        let lo1 = PHILOX_M1 * c.z;
-        c = vec4<u32>(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
-        k = k + vec2<u32>(PHILOX_W0, PHILOX_W1);
-    }
-    return c;
-}
 
 // D_ij of (batch·head bh, query i, key j): 1 / (1 − p) where kept, 0 where dropped. Stream position
 // e = base + (bh·seq + i)·seq + j (the launcher keeps (bh·seq + i)·seq + j below 2^32); word e % 4 of the Philox

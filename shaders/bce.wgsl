@@ -9,33 +9,13 @@
 //   grad[r, d]  = scale * (sigmoid(z) - t), taken as (1 - t) - e/(1 + e) for z >= 0 and e/(1 + e) - t below,
 //                 e = exp(-|z|): sigmoid(z) = 1 - e/(1 + e) for z >= 0, and a target of 1 then gives -e/(1 + e)
 //                 to full relative accuracy instead of the rounding of sigmoid(z) near 1
-// log1p(u) for u = exp(-|z|) in (0, 1] is the series 2 atanh(s) = 2 (s + s^3/3 + ... + s^19/19), s = u/(2 + u)
-// <= 1/3 (truncation error < 5e-12 relative): relative accuracy for tiny u, where log(1 + u) would round 1 + u
-// to 1 and where some back ends' log near 1 is accurate only in absolute terms (lavapipe: 3e-4 relative at
-// u = 2e-5).
+// log1p(u) for u = exp(-|z|) in (0, 1] is log_series.wgsl's two_atanh(u / (2 + u)): relative accuracy for tiny u.
 // Passes: bce_rows (one invocation per row) or bce_rows_wg (one workgroup per row) -> bce_total.
+// imports: tree_sum, log_series
 
 struct Params { rows: u32, dim: u32, scale: f32, _pad: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-
-const WG: u32 = 128u;
-var<workgroup> tree: array<f32, WG>;
-
-// Sum of the workgroup's `v` by a fixed tree; every invocation gets the result.
-fn workgroup_sum(v: f32, t: u32) -> f32 {
-    tree[t] = v;
-    workgroupBarrier();
-    for (var h = WG / 2u; h > 0u; h >>= 1u) {
-        if (t < h) {
-            tree[t] += tree[t + h];
-        }
-        workgroupBarrier();
-    }
-    let s = tree[0];
-    workgroupBarrier();
-    return s;
-}
 
 // bce_rows / bce_rows_wg
 @group(0) @binding(1) var<storage, read> logits: array<f32>;          // [rows, dim]
@@ -47,27 +27,10 @@ fn workgroup_sum(v: f32, t: u32) -> f32 {
 @group(0) @binding(1) var<storage, read> row_loss_in: array<f32>;     // [rows]
 @group(0) @binding(2) var<storage, read_write> loss: array<f32>;      // [1]
 
-// log(1 + u) for u in [0, 1], as 2 atanh(u / (2 + u)) by its odd series (Horner in s^2).
-fn log1p_unit(u: f32) -> f32 {
-    let s = u / (2.0 + u);
-    let s2 = s * s;
-    var q = 1.0 / 19.0;
-    q = fma(q, s2, 1.0 / 17.0);
-    q = fma(q, s2, 1.0 / 15.0);
-    q = fma(q, s2, 1.0 / 13.0);
-    q = fma(q, s2, 1.0 / 11.0);
-    q = fma(q, s2, 1.0 / 9.0);
-    q = fma(q, s2, 1.0 / 7.0);
-    q = fma(q, s2, 1.0 / 5.0);
-    q = fma(q, s2, 1.0 / 3.0);
-    q = fma(q, s2, 1.0);
-    return 2.0 * s * q;
-}
-
 // Loss and d loss / d z of one element, unscaled: (l, sigmoid(z) - t).
 fn bce(z: f32, t: f32) -> vec2<f32> {
     let e = exp(-abs(z));
-    let l = select(-z * t, z * (1.0 - t), z >= 0.0) + log1p_unit(e);
+    let l = select(-z * t, z * (1.0 - t), z >= 0.0) + two_atanh(e / (2.0 + e));   // log(1 + e)
     let small = e / (1.0 + e);   // sigmoid(-|z|)
     return vec2<f32>(l, select(small - t, (1.0 - t) - small, z >= 0.0));
 }

@@ -6,7 +6,7 @@
 // i.e. iff u / 2^24 >= p. Each invocation computes one Philox block (4 words) for the 4 stream positions
 // 4q .. 4q+3 and writes those that fall inside [offset, offset + n). Calling it again on dy with the same
 // seed and offset reproduces the mask for the backward pass.
-// WGSL has no 32x32 -> 64-bit multiply: mul_hi is built from 16-bit halves.
+// imports: philox
 
 struct Params {
     n: u32,            // elements of x
@@ -26,40 +26,6 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
-
-const PHILOX_M0: u32 = 0xD2511F53u;
-const PHILOX_M1: u32 = 0xCD9E8D57u;
-const PHILOX_W0: u32 = 0x9E3779B9u;
-const PHILOX_W1: u32 = 0xBB67AE85u;
-
-// High 32 bits of the 64-bit product a * b.
-fn mul_hi(a: u32, b: u32) -> u32 {
-    let a_lo = a & 0xFFFFu;
-    let a_hi = a >> 16u;
-    let b_lo = b & 0xFFFFu;
-    let b_hi = b >> 16u;
-    let lo_lo = a_lo * b_lo;
-    let hi_lo = a_hi * b_lo;
-    let lo_hi = a_lo * b_hi;
-    let hi_hi = a_hi * b_hi;
-    let cross = (lo_lo >> 16u) + (hi_lo & 0xFFFFu) + lo_hi;  // <= 0xFFFFFFFF, no overflow
-    return hi_hi + (hi_lo >> 16u) + (cross >> 16u);
-}
-
-// Philox-4x32-10 of counter c under key k.
-fn philox(counter: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
-    var c = counter;
-    var k = key;
-    for (var round = 0u; round < 10u; round++) {
-        let hi0 = mul_hi(PHILOX_M0, c.x);
-        let lo0 = PHILOX_M0 * c.x;
-        let hi1 = mul_hi(PHILOX_M1, c.z);
-        let lo1 = PHILOX_M1 * c.z;
-        c = vec4<u32>(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
-        k = k + vec2<u32>(PHILOX_W0, PHILOX_W1);
-    }
-    return c;
-}
 
 // y[i] = keep(offset + i) * x[i] * scale for the 4 positions of Philox block q = offset / 4 + g.
 @compute @workgroup_size(256)

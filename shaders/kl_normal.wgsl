@@ -7,28 +7,11 @@
 //   dlogvar[r, d]  = scale * 0.5 * (exp(lv) - 1)
 // exp(lv) overflows to +inf past lv = 88.7, as in PyTorch: the loss is then inf, not clamped.
 // Passes: kl_rows (one invocation per row) or kl_rows_wg (one workgroup per row) -> kl_total.
+// imports: tree_sum
 
 struct Params { rows: u32, dim: u32, scale: f32, _pad: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-
-const WG: u32 = 128u;
-var<workgroup> tree: array<f32, WG>;
-
-// Sum of the workgroup's `v` by a fixed tree; every invocation gets the result.
-fn workgroup_sum(v: f32, t: u32) -> f32 {
-    tree[t] = v;
-    workgroupBarrier();
-    for (var h = WG / 2u; h > 0u; h >>= 1u) {
-        if (t < h) {
-            tree[t] += tree[t + h];
-        }
-        workgroupBarrier();
-    }
-    let s = tree[0];
-    workgroupBarrier();
-    return s;
-}
 
 // kl_rows / kl_rows_wg
 @group(0) @binding(1) var<storage, read> mu: array<f32>;              // [rows, dim]

@@ -1,6 +1,6 @@
 // noise.wgsl: counter-based random numbers for the autoencoders, keyed by (seed, stream position); nothing
 // stored, the same (seed, offset) gives the same numbers on every device.
-// imports: dropout
+// imports: dropout, log_series
 // The generator is dropout.wgsl's, imported whole (appended to this file): its Philox-4x32-10 `philox`, its
 // parameter block `p` (n, blocks, the seed as key, first block q = offset / 4, skip = offset % 4, threshold,
 // scale) and its entry point.
@@ -61,23 +61,11 @@ fn sincos_2pi(u: f32) -> vec2<f32> {
 }
 
 // -ln(u1) for u1 = (m + 0.5) / 2^24, m < 2^24: the built-in log below 1/2; above, with v = 1 - u1 computed
-// exactly, -ln(1 - v) = 2 atanh(s) = 2 (s + s^3/3 + ... + s^19/19), s = v / (2 - v) <= 1/3.
+// exactly, -ln(1 - v) = two_atanh(v / (2 - v)) (log_series.wgsl; v / (2 - v) <= 1/3).
 fn neg_log_unit(m: u32) -> f32 {
     let u1 = (f32(m) + 0.5) * INV_2_24;
     let v = (f32(0xFFFFFFu - m) + 0.5) * INV_2_24;
-    let s = v / (2.0 - v);
-    let s2 = s * s;
-    var q = 1.0 / 19.0;
-    q = fma(q, s2, 1.0 / 17.0);
-    q = fma(q, s2, 1.0 / 15.0);
-    q = fma(q, s2, 1.0 / 13.0);
-    q = fma(q, s2, 1.0 / 11.0);
-    q = fma(q, s2, 1.0 / 9.0);
-    q = fma(q, s2, 1.0 / 7.0);
-    q = fma(q, s2, 1.0 / 5.0);
-    q = fma(q, s2, 1.0 / 3.0);
-    q = fma(q, s2, 1.0);
-    return select(-log(u1), 2.0 * s * q, u1 >= 0.5);
+    return select(-log(u1), two_atanh(v / (2.0 - v)), u1 >= 0.5);
 }
 
 // Two standard normals (r cos t, r sin t), r = sqrt(-2 ln u1), t = 2 pi u2, from two words by Box-Muller.

@@ -5,28 +5,11 @@
 //   grad[r, d] = 2 (pred - t') / dim * mask_r / msum                 (loss 0 and zero gradient when msum == 0)
 // Passes: recon_mask_sum (one workgroup) -> recon_rows or recon_rows_wg -> recon_total (one workgroup),
 // every sum in a fixed order.
+// imports: tree_sum
 
 struct Params { rows: u32, dim: u32, norm_pix: u32, _pad: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-
-const WG: u32 = 128u;
-var<workgroup> tree: array<f32, WG>;
-
-// Sum of the workgroup's `v` by a fixed tree; every invocation gets the result.
-fn workgroup_sum(v: f32, t: u32) -> f32 {
-    tree[t] = v;
-    workgroupBarrier();
-    for (var h = WG / 2u; h > 0u; h >>= 1u) {
-        if (t < h) {
-            tree[t] += tree[t + h];
-        }
-        workgroupBarrier();
-    }
-    let s = tree[0];
-    workgroupBarrier();
-    return s;
-}
 
 // recon_mask_sum (reads mask; writes msum) and recon_total (reads row_loss; writes loss): one workgroup each.
 @group(0) @binding(1) var<storage, read> values: array<f32>;

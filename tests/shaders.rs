@@ -1,6 +1,7 @@
 //! Every WGSL file of `shaders/` is embedded, parses, validates under exactly the capabilities its
 //! `// requires:` line grants (none for a portable module, so a portable shader that uses subgroups or f16
-//! fails here), needs each capability it declares, binds at most WebGPU's default of 8 storage buffers per
+//! fails here), has an entry point unless another file imports it (a library of helpers), needs each
+//! capability it declares, binds at most WebGPU's default of 8 storage buffers per
 //! entry point, and translates with naga's SPIR-V, MSL, HLSL and GLSL back ends (so a shader that would fail
 //! on Metal, DX12 or OpenGL fails here).
 use std::collections::BTreeSet;
@@ -50,10 +51,11 @@ fn storage_buffers(module: &naga::Module, info: &naga::valid::ModuleInfo, index:
 }
 
 /// Validates `src` under `caps` and translates every entry point; returns (entry, storage buffers) per entry.
-fn check(src: &str, caps: Capabilities) -> Result<Vec<(String, usize)>, String> {
+/// A module without an entry point is an error unless it is a `library` (helpers that other files import).
+fn check(src: &str, caps: Capabilities, library: bool) -> Result<Vec<(String, usize)>, String> {
     let (module, info) = validate(src, caps)?;
-    if module.entry_points.is_empty() {
-        return Err("no entry point".into());
+    if module.entry_points.is_empty() && !library {
+        return Err("no entry point, and no file imports it".into());
     }
     let mut counts = Vec::new();
     for (i, ep) in module.entry_points.iter().enumerate() {
@@ -117,8 +119,9 @@ fn every_file_in_shaders_is_embedded_by_name() {
 fn every_shader_validates_with_only_its_declared_capabilities_and_translates() {
     let mut failures = Vec::new();
     let mut over = Vec::new();
+    let imported: BTreeSet<&str> = SHADERS.iter().flat_map(|s| s.imports.iter().copied()).collect();
     for s in SHADERS {
-        match check(s.source, capabilities(s.requires)) {
+        match check(s.source, capabilities(s.requires), imported.contains(s.name)) {
             Ok(counts) => {
                 for (entry, n) in counts {
                     if n > WEBGPU_STORAGE_BUFFERS && !OVER_EIGHT.contains(&entry.as_str()) {
@@ -169,10 +172,13 @@ fn each_declared_feature_is_needed_and_each_variant_has_a_portable_sibling() {
 #[test]
 fn a_broken_shader_is_caught() {
     let bad = "@compute @workgroup_size(1) fn main() { let x: f32 = 1u; }";
-    assert!(check(bad, Capabilities::empty()).is_err(), "a type error must fail validation");
+    assert!(check(bad, Capabilities::empty(), false).is_err(), "a type error must fail validation");
     let subgroup = "@compute @workgroup_size(8) fn main(@builtin(subgroup_invocation_id) lane: u32) { _ = subgroupAdd(lane); }";
-    assert!(check(subgroup, Capabilities::SUBGROUP).is_ok(), "a subgroup shader validates with the capability");
-    assert!(check(subgroup, Capabilities::empty()).is_err(), "a subgroup shader must fail without the capability");
+    assert!(check(subgroup, Capabilities::SUBGROUP, false).is_ok(), "a subgroup shader validates with the capability");
+    assert!(check(subgroup, Capabilities::empty(), false).is_err(), "a subgroup shader must fail without the capability");
+    let helpers = "fn twice(x: f32) -> f32 { return 2.0 * x; }";
+    assert!(check(helpers, Capabilities::empty(), false).is_err(), "a file of helpers that nothing imports is an error");
+    assert!(check(helpers, Capabilities::empty(), true).is_ok(), "a file of helpers that another imports is a library");
 }
 
 #[test]
@@ -182,6 +188,6 @@ fn a_storage_buffer_count_is_per_entry_point() {
                @group(0) @binding(3) var<storage, read_write> z: array<f32>;\n\
                @compute @workgroup_size(1) fn one() { y[0] = x[0]; }\n\
                @compute @workgroup_size(1) fn two() { y[0] = x[0]; z[0] = x[1]; }";
-    let counts = check(src, Capabilities::empty()).expect("valid");
+    let counts = check(src, Capabilities::empty(), false).expect("valid");
     assert_eq!(counts, vec![("one".to_string(), 2), ("two".to_string(), 3)]);
 }

@@ -3,7 +3,8 @@
 //! A file may head itself with `// requires: subgroups` (or `shader-f16`, `subgroup-barrier`): it is then
 //! compiled only on an adapter that has those features, and the launcher keeps a portable variant in a file
 //! without the line. `// imports: matmul` appends `shaders/matmul.wgsl` to the file, so a variant shares its
-//! portable sibling's bindings and helpers. Asking for a module the adapter cannot compile is an error that
+//! portable sibling's bindings and helpers; a file with no entry point is a library of helpers that others
+//! import (`philox`, `tree_sum`, `log_series`). Asking for a module the adapter cannot compile is an error that
 //! names the module and the missing feature (`Gpu::dispatch`), never a shader validation failure.
 
 /// One shader module: a file of `shaders/` with the files it imports appended.
