@@ -16,16 +16,16 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::flops::{bert_classify_step, bert_mlm_step, StepFlops};
-use super::{median, Bench, Work};
+use super::{median, time_steps, timing_config, Bench, Work};
 use crate::data::mlm::MaskSpec;
 use crate::gpu::Gpu;
 use crate::models::bert::{load_params, Bert, BertConfig, MlmHead};
 use crate::models::heads::Classifier;
 use crate::nn::Init;
-use crate::optim::{Optimizer, Schedule, ScheduleKind};
+use crate::optim::Optimizer;
 use crate::rng::Rng;
 use crate::tasks::{ClassifyTask, MlmTask};
-use crate::train::{Task, TrainConfig, Trainer};
+use crate::train::{Task, Trainer};
 use crate::Result;
 
 /// The environment variable that disables (`off`) or relocates pretext's pipeline cache (see `gpu::disk_cache`).
@@ -40,19 +40,7 @@ pub fn run(b: &mut Bench) -> Result<()> {
 }
 
 fn trainer(gpu: &Gpu) -> Trainer<'_> {
-    let cfg = TrainConfig {
-        steps: 1000,
-        schedule: Schedule { peak_lr: 1e-4, min_lr: 0.0, warmup: 0, total: 1000, kind: ScheduleKind::Constant },
-        seed: 1,
-        log_every: 1000,
-        eval_every: 0,
-        save_every: 0,
-        keep_last: None,
-        out_dir: None,
-        progress: false,
-        phase: "bench".into(),
-    };
-    Trainer::new(gpu, cfg, Optimizer::adamw(0.01))
+    Trainer::new(gpu, timing_config(), Optimizer::adamw(0.01))
 }
 
 /// A masked-LM task on random sequences ([CLS] = 2, [SEP] = 3, words from 5 up) and the expected number of
@@ -68,18 +56,6 @@ fn mlm_task(gpu: &Gpu, config: &BertConfig, batch: usize, seq: usize) -> Result<
     let spec = MaskSpec { mask_id: 4, vocab, special: vec![0, 1, 2, 3, 4], prob: 0.15 };
     let masked = spec.prob * (batch * (seq - 2)) as f64;
     Ok((MlmTask { bert, head, train, eval: Vec::new(), batch, spec, pad: 0, unigram: 5 }, masked))
-}
-
-/// Wall time in ms of `n` steps, each waited for.
-fn time_steps(t: &mut Trainer, task: &mut dyn Task, n: usize) -> Result<Vec<f64>> {
-    let mut times = Vec::with_capacity(n);
-    for _ in 0..n {
-        let s = Instant::now();
-        t.step(task, false)?;
-        t.gpu.wait()?;
-        times.push(s.elapsed().as_secs_f64() * 1e3);
-    }
-    Ok(times)
 }
 
 /// Records a step row: median time, model GFLOP/s and % of peak, optionally the peak live bytes; with

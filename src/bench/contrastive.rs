@@ -3,15 +3,14 @@
 //! 128, 4 layers, 4 heads, MLP 512, patch 4, all 49 patches and \[CLS\]), projection 128 → 128 → 128 with
 //! BatchNorm, NT-Xent (τ 0.5), backward and AdamW. `gflops` counts the model's products (`step_flops`) over the
 //! wall time of a step (augmentation included in the time, not in the count).
-use std::time::Instant;
 
-use super::{median, Bench, Work};
+use super::{median, time_steps, timing_config, Bench, Work};
 use crate::gpu::Gpu;
 use crate::models::vit::{ViTConfig, Vit};
-use crate::optim::{Optimizer, Schedule, ScheduleKind};
+use crate::optim::Optimizer;
 use crate::rng::Rng;
 use crate::tasks::contrastive::{ContrastiveSpec, ContrastiveTask, Method};
-use crate::train::{TrainConfig, Trainer};
+use crate::train::Trainer;
 use crate::Result;
 
 /// Images per step (each gives two views).
@@ -50,19 +49,7 @@ fn trainer(gpu: &Gpu) -> Result<(Trainer<'_>, ContrastiveTask)> {
     let images: Vec<f32> = (0..4 * BATCH * 784).map(|_| rng.uniform() as f32).collect();
     let spec = ContrastiveSpec::new(Method::SimClr, PROJ, PROJ);
     let task = ContrastiveTask::new(gpu, spec, encoder, images, BATCH, 1000, &mut rng)?;
-    let cfg = TrainConfig {
-        steps: 1000,
-        schedule: Schedule { peak_lr: 1e-4, min_lr: 0.0, warmup: 0, total: 1000, kind: ScheduleKind::Constant },
-        seed: 1,
-        log_every: 1000,
-        eval_every: 0,
-        save_every: 0,
-        keep_last: None,
-        out_dir: None,
-        progress: false,
-        phase: "bench".into(),
-    };
-    Ok((Trainer::new(gpu, cfg, Optimizer::adamw(0.1)), task))
+    Ok((Trainer::new(gpu, timing_config(), Optimizer::adamw(0.1)), task))
 }
 
 /// Times the tiny SimCLR step.
@@ -76,13 +63,7 @@ pub fn run(b: &mut Bench) -> Result<()> {
     let (mut t, mut task) = trainer(gpu)?;
     t.step(&mut task, false)?;
     gpu.wait()?;
-    let mut times = Vec::new();
-    for _ in 0..b.reps.clamp(1, 3) {
-        let s = Instant::now();
-        t.step(&mut task, false)?;
-        gpu.wait()?;
-        times.push(s.elapsed().as_secs_f64() * 1e3);
-    }
+    let mut times = time_steps(&mut t, &mut task, b.reps.clamp(1, 3))?;
     b.record("simclr_tiny_step", &shape, median(&mut times), Work::flops(flops));
     Ok(())
 }

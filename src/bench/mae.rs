@@ -6,14 +6,14 @@
 //! compile is included whatever ran before), set-up of the model included.
 use std::time::Instant;
 
-use super::{median, Bench, Work};
+use super::{median, time_steps, timing_config, Bench, Work};
 use crate::gpu::{Gpu, GpuOptions};
 use crate::models::mae::{len_keep, Mae};
 use crate::models::vit::ViTConfig;
-use crate::optim::{Optimizer, Rule, Schedule, ScheduleKind};
+use crate::optim::{Optimizer, Rule};
 use crate::rng::Rng;
 use crate::tasks::MaeTask;
-use crate::train::{TrainConfig, Trainer};
+use crate::train::Trainer;
 use crate::Result;
 
 /// Images per step.
@@ -49,20 +49,8 @@ fn trainer(gpu: &Gpu) -> Result<(Trainer<'_>, MaeTask)> {
     let train: Vec<Vec<f32>> = (0..512).map(|_| (0..784).map(|_| rng.uniform() as f32).collect()).collect();
     let mut task = MaeTask::new(mae, train, Vec::new(), BATCH);
     task.augment = false;
-    let cfg = TrainConfig {
-        steps: 1000,
-        schedule: Schedule { peak_lr: 1e-4, min_lr: 0.0, warmup: 0, total: 1000, kind: ScheduleKind::Constant },
-        seed: 1,
-        log_every: 1000,
-        eval_every: 0,
-        save_every: 0,
-        keep_last: None,
-        out_dir: None,
-        progress: false,
-        phase: "bench".into(),
-    };
     let opt = Optimizer::new(Rule::AdamW { beta1: 0.9, beta2: 0.95, eps: 1e-8 }, 0.05);
-    Ok((Trainer::new(gpu, cfg, opt), task))
+    Ok((Trainer::new(gpu, timing_config(), opt), task))
 }
 
 /// Times the tiny MAE step.
@@ -85,13 +73,7 @@ pub fn run(b: &mut Bench) -> Result<()> {
         let (mut t, mut task) = trainer(gpu)?;
         t.step(&mut task, false)?;
         gpu.wait()?;
-        let mut times = Vec::new();
-        for _ in 0..b.reps.max(3) {
-            let s = Instant::now();
-            t.step(&mut task, false)?;
-            gpu.wait()?;
-            times.push(s.elapsed().as_secs_f64() * 1e3);
-        }
+        let mut times = time_steps(&mut t, &mut task, b.reps.max(3))?;
         b.record("mae_tiny_step", &shape, median(&mut times), Work::flops(flops));
     }
     Ok(())

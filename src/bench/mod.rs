@@ -71,6 +71,36 @@ impl Work {
     }
 }
 
+
+/// Trainer settings for timing steps: a constant learning rate of 1e-4; no logging, evaluation,
+/// checkpoints or progress bar.
+pub fn timing_config() -> crate::train::TrainConfig {
+    use crate::optim::{Schedule, ScheduleKind};
+    crate::train::TrainConfig {
+        steps: 1000,
+        schedule: Schedule { peak_lr: 1e-4, min_lr: 0.0, warmup: 0, total: 1000, kind: ScheduleKind::Constant },
+        seed: 1,
+        log_every: 1000,
+        eval_every: 0,
+        save_every: 0,
+        keep_last: None,
+        out_dir: None,
+        progress: false,
+        phase: "bench".into(),
+    }
+}
+
+/// Wall time in ms of `n` steps of `task`, each waited for.
+pub fn time_steps(t: &mut crate::train::Trainer, task: &mut dyn crate::train::Task, n: usize) -> Result<Vec<f64>> {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let s = std::time::Instant::now();
+        t.step(task, false)?;
+        t.gpu.wait()?;
+        times.push(s.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(times)
+}
 /// The median of `v` (which must not be empty).
 pub fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
