@@ -10,7 +10,8 @@ use crate::{Error, Result};
 /// `pretext probe`.
 #[derive(Args, Debug)]
 pub struct ProbeArgs {
-    /// A model directory the engine wrote (an autoencoder today).
+    /// An encoder directory the engine wrote: a ViT (`mae pretrain`, `contrastive pretrain`, `vit finetune`) or an
+    /// autoencoder (`ae train`).
     #[arg(long)]
     pub model: PathBuf,
     /// Labelled training images: an IDX file with its labels beside it, or an ImageFolder directory.
@@ -28,6 +29,7 @@ pub struct ProbeArgs {
     /// model (the encoder's output), raw (the pixels) or init (the encoder at its initial weights).
     #[arg(long, default_value = "model")]
     pub features: String,
+    /// Seed of the labelled draw (with --labels-per-class) and of the linear probe's initialisation and batches.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
