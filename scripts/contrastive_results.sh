@@ -11,26 +11,27 @@
 # (--knn 0: its evaluations would cost time the probes need); then `pretext probe` of each encoder (model) with
 # all labels and with 100 per class, and the same probes of the encoder at its initial weights (init: the three
 # runs share it, seed 1) and of the pixels (raw).
-# Text: the demo's tiny BERT pretrained on Austen (`pretext demo text` with its pretraining cut to DEMO_STEPS
-# steps and its fine-tuning to one step: only its pretrain/ directory is used), then SimCSE (SIMCSE_STEPS steps
-# of 64 sentences, each twice, AdamW at SIMCSE_LR, dropout 0.1 as the augmentation, temperature 0.05) on the
-# sentences of the training chapters, and the novel-attribution linear probe (examples/simcse_austen.rs) before
-# and after.
+# Text: the demo's tiny BERT pretrained on Austen (`pretext demo text` with its own DEMO_STEPS = 1600 pretraining
+# steps and its fine-tuning cut to one step: only its pretrain/ directory is used), then SimCSE (SIMCSE_STEPS
+# steps of 64 sentences, each twice, AdamW at SIMCSE_LR, dropout 0.1 as the augmentation, temperature 0.05) on
+# the sentences of the training chapters, once per seed of SIMCSE_SEEDS, and the novel-attribution linear probe
+# (examples/simcse_austen.rs) before and after each.
 # Writes OUT/*.json and *.log; the views grids into docs/contrastive/. Environment: PRETEXT (the binary), OUT
-# (default runs/con), STEPS (default 120), BATCH (default 64), LR (default 2e-3), DEMO_STEPS (default 100; the
-# demo's own is 1600), SIMCSE_STEPS (default 60), SIMCSE_LR (default 1e-4), BEST (the method whose all-labels
-# probe runs first, default simclr).
+# (default runs/con), STEPS (default 692: 3 epochs of the 59,000 images), BATCH (default 256), LR (default 2e-3),
+# DEMO_STEPS (default 1600, the demo's own), SIMCSE_STEPS (default 60), SIMCSE_LR (default 1e-4), SIMCSE_SEEDS
+# (default "1 2 3"), BEST (the method whose all-labels probe runs first, default simclr).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 P=${PRETEXT:-target/release/pretext}
 EX=${EXAMPLE:-${CARGO_TARGET_DIR:-target}/release/examples/simcse_austen}
 OUT=${OUT:-runs/con}
-STEPS=${STEPS:-120}
-BATCH=${BATCH:-64}
+STEPS=${STEPS:-692}
+BATCH=${BATCH:-256}
 LR=${LR:-2e-3}
-DEMO_STEPS=${DEMO_STEPS:-100}
+DEMO_STEPS=${DEMO_STEPS:-1600}
 SIMCSE_STEPS=${SIMCSE_STEPS:-60}
 SIMCSE_LR=${SIMCSE_LR:-1e-4}
+SIMCSE_SEEDS=${SIMCSE_SEEDS:-1 2 3}
 BEST=${BEST:-simclr}
 PHASES=${PHASES:-views pretrain probe100 raw simcse probeall}
 D=data/fashion-mnist
@@ -87,10 +88,12 @@ fi
 if has simcse; then
   timed demo_text "$P" demo text --out "$OUT/demo" --set pretrain_steps="$DEMO_STEPS" --set finetune_steps=1 2>&1 | tail -20 | tee "$OUT/demo.log"
   "$EX" sentences "$OUT/austen_sentences.txt"
-  timed simcse "$P" contrastive pretrain --method simcse --model "$OUT/demo/text/pretrain" --corpus "$OUT/austen_sentences.txt" \
-    --out "$OUT/simcse" --steps "$SIMCSE_STEPS" --batch 64 --lr "$SIMCSE_LR" --seed 1 2>&1 | tee "$OUT/simcse.train.log"
   timed austen_probe.before "$EX" probe "$OUT/demo/text/pretrain" | tee "$OUT/austen.before.json"
-  timed austen_probe.after "$EX" probe "$OUT/simcse" | tee "$OUT/austen.after.json"
+  for s in $SIMCSE_SEEDS; do
+    timed "simcse.s$s" "$P" contrastive pretrain --method simcse --model "$OUT/demo/text/pretrain" --corpus "$OUT/austen_sentences.txt" \
+      --out "$OUT/simcse-s$s" --steps "$SIMCSE_STEPS" --batch 64 --lr "$SIMCSE_LR" --seed "$s" 2>&1 | tee "$OUT/simcse-s$s.train.log"
+    timed "austen_probe.after.s$s" "$EX" probe "$OUT/simcse-s$s" | tee "$OUT/austen.after.s$s.json"
+  done
 fi
 
 if has probeall; then
