@@ -3,7 +3,6 @@
 //! 128, 4 layers, 4 heads, MLP 512, patch 4, all 49 patches and \[CLS\]), projection 128 → 128 → 128 with
 //! BatchNorm, NT-Xent (τ 0.5), backward and AdamW. `gflops` counts the model's products (`step_flops`) over the
 //! wall time of a step (augmentation included in the time, not in the count).
-
 use super::{median, time_steps, timing_config, Bench, Work};
 use crate::gpu::Gpu;
 use crate::models::vit::{ViTConfig, Vit};

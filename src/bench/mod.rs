@@ -1,12 +1,15 @@
 //! `pretext bench`: the device's own ceilings, then every kernel family at realistic sizes,
 //! timed with GPU timestamp queries (median of repeated runs after a warm-up).
 use std::io::Write;
+use std::time::Instant;
 
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::Gpu;
 use crate::kernels::launch;
+use crate::optim::{Schedule, ScheduleKind};
 use crate::tensor::{DType, Tensor};
+use crate::train::{Task, TrainConfig, Trainer};
 use crate::Result;
 
 pub mod attention;
@@ -71,12 +74,10 @@ impl Work {
     }
 }
 
-
 /// Trainer settings for timing steps: a constant learning rate of 1e-4; no logging, evaluation,
 /// checkpoints or progress bar.
-pub fn timing_config() -> crate::train::TrainConfig {
-    use crate::optim::{Schedule, ScheduleKind};
-    crate::train::TrainConfig {
+pub fn timing_config() -> TrainConfig {
+    TrainConfig {
         steps: 1000,
         schedule: Schedule { peak_lr: 1e-4, min_lr: 0.0, warmup: 0, total: 1000, kind: ScheduleKind::Constant },
         seed: 1,
@@ -91,16 +92,17 @@ pub fn timing_config() -> crate::train::TrainConfig {
 }
 
 /// Wall time in ms of `n` steps of `task`, each waited for.
-pub fn time_steps(t: &mut crate::train::Trainer, task: &mut dyn crate::train::Task, n: usize) -> Result<Vec<f64>> {
+pub fn time_steps(t: &mut Trainer, task: &mut dyn Task, n: usize) -> Result<Vec<f64>> {
     let mut times = Vec::with_capacity(n);
     for _ in 0..n {
-        let s = std::time::Instant::now();
+        let s = Instant::now();
         t.step(task, false)?;
         t.gpu.wait()?;
         times.push(s.elapsed().as_secs_f64() * 1e3);
     }
     Ok(times)
 }
+
 /// The median of `v` (which must not be empty).
 pub fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -259,7 +261,7 @@ pub fn empty_dispatch(b: &mut Bench) -> Result<()> {
         // Wall-clock per dispatch of 1000 recorded into one submit: the host's recording cost plus the device's.
         let mut per = Vec::new();
         for _ in 0..b.reps.max(3) {
-            let started = std::time::Instant::now();
+            let started = Instant::now();
             for _ in 0..1000 {
                 gpu.fill_words(t.binding(), 0)?;
             }
