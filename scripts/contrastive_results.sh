@@ -5,8 +5,9 @@
 #   bash scripts/contrastive_results.sh                  # PHASES="views pretrain probe100 raw simcse probeall"
 #
 # Images (Fashion-MNIST: the 60,000 training images without labels, every 20th held out by `contrastive
-# pretrain`; every figure on the 10,000 test images): SimCLR, MoCo v3 and BYOL each pretrain a micro ViT
-# (scripts/contrastive_vit_micro.json: patch 7, hidden 64, 4 layers, 4 heads, FFN 128; [CLS] pooling) for STEPS steps of BATCH images
+# pretrain`; every figure on the 10,000 test images): each of METHODS (default SimCLR, MoCo v3 and BYOL) pretrains
+# the ViT of CONFIG (default the micro ViT, scripts/contrastive_vit_micro.json: patch 7, hidden 64, 4 layers, 4 heads,
+# FFN 128; [CLS] pooling; scripts/contrastive_vit_h128.json is the same at hidden 128, FFN 256) for STEPS steps of BATCH images
 # (two views each) with AdamW at lr LR (warm-up 10%, cosine decay), projection 256-128, seed 1, no kNN monitor
 # (--knn 0: its evaluations would cost time the probes need); then `pretext probe` of each encoder (model) with
 # all labels and with 100 per class, and the same probes of the encoder at its initial weights (init: the three
@@ -19,7 +20,9 @@
 # Writes OUT/*.json and *.log; the views grids into docs/contrastive/. Environment: PRETEXT (the binary), OUT
 # (default runs/con), STEPS (default 692: 3 epochs of the 59,000 images), BATCH (default 256), LR (default 2e-3),
 # DEMO_STEPS (default 1600, the demo's own), SIMCSE_STEPS (default 60), SIMCSE_LR (default 1e-4), SIMCSE_SEEDS
-# (default "1 2 3"), BEST (the method whose all-labels probe runs first, default simclr).
+# (default "1 2 3"), BEST (the method whose all-labels probe runs first, default simclr), CONFIG, METHODS.
+# The README's wider SimCLR: OUT=runs/con-h128 CONFIG=scripts/contrastive_vit_h128.json METHODS=simclr
+# PHASES="pretrain probe100 probeall" bash scripts/contrastive_results.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 P=${PRETEXT:-target/release/pretext}
@@ -33,6 +36,9 @@ SIMCSE_STEPS=${SIMCSE_STEPS:-60}
 SIMCSE_LR=${SIMCSE_LR:-1e-4}
 SIMCSE_SEEDS=${SIMCSE_SEEDS:-1 2 3}
 BEST=${BEST:-simclr}
+CONFIG=${CONFIG:-scripts/contrastive_vit_micro.json}
+METHODS=${METHODS:-simclr moco byol}
+FIRST=${METHODS%% *} # the directory whose config the init and raw probes read (the runs share the init seed)
 PHASES=${PHASES:-views pretrain probe100 raw simcse probeall}
 D=data/fashion-mnist
 TRAIN=$D/train-images-idx3-ubyte.gz
@@ -63,25 +69,25 @@ if has views; then
 fi
 
 if has pretrain; then
-  for m in simclr moco byol; do
+  for m in $METHODS; do
     extra=()
     [ "$m" = byol ] && extra=(--momentum 0.99)  # BYOL's 0.996 barely moves the target in a run this short
     timed "pretrain.$m" "$P" contrastive pretrain --method "$m" --data "$TRAIN" --out "$OUT/$m" \
-      --config scripts/contrastive_vit_micro.json --steps "$STEPS" --batch "$BATCH" --optimizer adamw --lr "$LR" \
+      --config "$CONFIG" --steps "$STEPS" --batch "$BATCH" --optimizer adamw --lr "$LR" \
       --proj-hidden 256 --knn 0 --seed 1 "${extra[@]}" 2>&1 | tee "$OUT/$m.train.log"
   done
 fi
 
 if has probe100; then
-  for m in simclr moco byol; do
+  for m in $METHODS; do
     probe "$OUT/$m" model 100 "$m"
   done
-  probe "$OUT/simclr" init 100 init
+  probe "$OUT/$FIRST" init 100 init
 fi
 
 if has raw; then
   for labels in 100 all; do
-    probe "$OUT/simclr" raw "$labels" raw
+    probe "$OUT/$FIRST" raw "$labels" raw
   done
 fi
 
@@ -97,8 +103,8 @@ if has simcse; then
 fi
 
 if has probeall; then
-  probe "$OUT/simclr" init all init
-  for m in $BEST simclr moco byol; do
+  probe "$OUT/$FIRST" init all init
+  for m in $BEST $METHODS; do
     [ -e "$OUT/$m.probe.model.all.json" ] || probe "$OUT/$m" model all "$m"
   done
 fi

@@ -116,6 +116,7 @@ fn probing_an_autoencoder_directory() {
         labels_per_class,
         knn: 20,
         features,
+        blocks: 1,
         seed: 2,
         linear: LinearProbe { steps: 150, ..LinearProbe::default() },
     };
@@ -132,6 +133,12 @@ fn probing_an_autoencoder_directory() {
     }
     let e = probe::probe(gpu(), &ProbeRequest { model: PathBuf::from("assets/fixtures/bert_odd"), ..request(FeatureKind::Model, None) }).unwrap_err();
     assert!(e.to_string().contains("not an image encoder"), "{e}");
+    // only an encoder with blocks concatenates several; the pixels have none
+    let e = probe::probe(gpu(), &ProbeRequest { blocks: 2, ..request(FeatureKind::Model, Some(10)) }).unwrap_err();
+    assert!(e.to_string().contains("no blocks to concatenate"), "{e}");
+    let e = probe::probe(gpu(), &ProbeRequest { blocks: 2, ..request(FeatureKind::Raw, Some(10)) }).unwrap_err();
+    assert!(e.to_string().contains("raw features have none"), "{e}");
+    assert_eq!(raw.blocks, 1);
     let e = probe::probe(gpu(), &request(FeatureKind::Raw, Some(31))).unwrap_err();
     assert!(e.to_string().contains("fewer than the 31 per class"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);

@@ -1,7 +1,7 @@
 //! ViT parity with HuggingFace's `ViTForImageClassification` (fixtures by scripts/vit_fixtures.py): logits and
 //! last hidden states of a random grey ViT of an odd shape (30x30 in patches of 5, 7 heads of 4), from given
 //! pixels and from PNG files through its `preprocessor_config.json`; the library API's reconstructions of the
-//! random ViT-MAE; mean pooling with `fc_norm`.
+//! random ViT-MAE; mean pooling with `fc_norm`; the last blocks' pooled features concatenated.
 mod common;
 use common::gpu;
 use pretext::autograd::Tape;
@@ -121,4 +121,47 @@ fn mean_pooling_is_fc_norm_of_the_mean_patch_token() {
     // the final layernorm is not trained under mean pooling (MAE drops it), fc_norm is
     let names: Vec<&str> = vit.params().iter().map(|p| p.name.as_str()).collect();
     assert!(names.contains(&"fc_norm.weight") && !names.contains(&"layernorm.weight"), "{names:?}");
+}
+
+#[test]
+fn pooled_blocks_concatenates_each_blocks_normalised_cls_row() {
+    let g = gpu();
+    let config = ViTConfig::from_file(Path::new("assets/fixtures/vit_cls_odd/config.json")).unwrap();
+    let vit = Vit::new(g, &config, &mut Rng::new(4)).unwrap();
+    let (b, d, depth) = (3, 28, config.num_hidden_layers);
+    let mut r = common::Rng::new(6);
+    let images: Vec<Vec<f32>> = (0..b).map(|_| r.vec_f32(900)).collect();
+    let t = Tensor::from_slice(g, &images.concat(), &[b, 1, 30, 30]).unwrap();
+    // each block's output, read back one by one
+    let mut tape = Tape::inference(g);
+    let mut x = vit.embed(&mut tape, &t, &Keep::all(g, b, 36).unwrap()).unwrap();
+    let mut outs = Vec::new();
+    for layer in &vit.layers {
+        x = layer.forward(&mut tape, x, None).unwrap();
+        outs.push(tape.value(x).to_vec::<f32>(g).unwrap());
+    }
+    let all = vit.pooled_blocks(&mut tape, &t, depth).unwrap();
+    let got = tape.value(all).to_vec::<f32>(g).unwrap();
+    assert_eq!(got.len(), b * depth * d, "[batch, blocks · hidden]");
+    // a fresh final LayerNorm is weight 1, bias 0: feature j of image i is block j's [CLS] row normalised
+    let mut want = Vec::new();
+    for i in 0..b {
+        for h in &outs {
+            let row: Vec<f64> = (0..d).map(|k| h[i * 37 * d + k] as f64).collect();
+            let mu = row.iter().sum::<f64>() / d as f64;
+            let var = row.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / d as f64;
+            want.extend(row.iter().map(|v| ((v - mu) / (var + config.layer_norm_eps as f64).sqrt()) as f32));
+        }
+    }
+    let e = max_abs(&got, &want);
+    assert!(e <= 1e-5, "pooled blocks: max |diff| {e:.2e} > 1e-5");
+    // one block is the encoder's own output, bit for bit
+    let one = vit.pooled_blocks(&mut tape, &t, 1).unwrap();
+    let one = tape.value(one).to_vec::<f32>(g).unwrap();
+    let enc = vit.encode(&mut tape, &images.iter().collect::<Vec<_>>()).unwrap();
+    assert_eq!(one, tape.value(enc).to_vec::<f32>(g).unwrap());
+    for n in [0, depth + 1] {
+        let e = vit.pooled_blocks(&mut tape, &t, n).unwrap_err().to_string();
+        assert!(e.contains(&format!("last {n} blocks of a {depth}-block encoder")), "{e}");
+    }
 }

@@ -29,12 +29,16 @@ pub struct ProbeArgs {
     /// model (the encoder's output), raw (the pixels) or init (the encoder at its initial weights).
     #[arg(long, default_value = "model")]
     pub features: String,
+    /// Concatenate the pooled features of the encoder's last N blocks (a ViT; DINO's linear-probe protocol
+    /// reads 4); 1 is the encoder's output alone.
+    #[arg(long, default_value_t = 1)]
+    pub blocks: usize,
     /// Seed of the labelled draw (with --labels-per-class) and of the linear probe's initialisation and batches.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
 
-/// Runs `pretext probe`: prints `{"linear_accuracy", "knn_accuracy", "labels_per_class", "features"}`.
+/// Runs `pretext probe`: prints `{"linear_accuracy", "knn_accuracy", "labels_per_class", "features", "blocks"}`.
 pub fn run(gpu: &Gpu, a: &ProbeArgs) -> Result<()> {
     let features: FeatureKind = a.features.parse()?;
     let r = ProbeRequest {
@@ -44,6 +48,7 @@ pub fn run(gpu: &Gpu, a: &ProbeArgs) -> Result<()> {
         labels_per_class: a.labels_per_class,
         knn: a.knn,
         features,
+        blocks: a.blocks,
         seed: a.seed,
         linear: LinearProbe { progress: true, ..LinearProbe::default() },
     };

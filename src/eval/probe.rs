@@ -98,12 +98,18 @@ impl Features {
 
     /// The encoder's output for every image, in batches of `batch`, with no gradient recorded.
     pub fn extract(gpu: &Gpu, encoder: &dyn Encoder<Example = Vec<f32>>, images: &[Vec<f32>], batch: usize) -> Result<Features> {
-        let dim = encoder.dim();
+        Features::extract_blocks(gpu, encoder, images, batch, 1)
+    }
+
+    /// The encoder's pooled features of its last `blocks` blocks, concatenated (`Encoder::encode_blocks`), for
+    /// every image.
+    pub fn extract_blocks(gpu: &Gpu, encoder: &dyn Encoder<Example = Vec<f32>>, images: &[Vec<f32>], batch: usize, blocks: usize) -> Result<Features> {
+        let dim = encoder.dim() * blocks;
         let mut data = Vec::with_capacity(images.len() * dim);
         for chunk in images.chunks(batch.max(1)) {
             let refs: Vec<&Vec<f32>> = chunk.iter().collect();
             let mut tape = Tape::inference(gpu);
-            let f = encoder.encode(&mut tape, &refs)?;
+            let f = encoder.encode_blocks(&mut tape, &refs, blocks)?;
             let v = tape.value(f);
             v.expect_shape("probe features", "encoder output", &[chunk.len(), dim])?;
             data.extend(v.to_vec::<f32>(gpu)?);
@@ -371,6 +377,8 @@ pub struct ProbeResult {
     pub labels_per_class: Option<usize>,
     /// "model", "raw" or "init".
     pub features: String,
+    /// The encoder blocks whose pooled features were concatenated (1: the encoder's output alone).
+    pub blocks: usize,
 }
 
 /// Everything `pretext probe` takes.
@@ -387,6 +395,9 @@ pub struct ProbeRequest {
     /// Neighbours of the kNN classifier.
     pub knn: usize,
     pub features: FeatureKind,
+    /// Concatenate the pooled features of the encoder's last `blocks` blocks (1: its output alone; DINO's
+    /// protocol for ViTs: 4); must be 1 for raw features.
+    pub blocks: usize,
     pub seed: u64,
     /// How the linear probe trains.
     pub linear: LinearProbe,
@@ -396,6 +407,9 @@ pub struct ProbeRequest {
 pub fn probe(gpu: &Gpu, r: &ProbeRequest) -> Result<ProbeResult> {
     use crate::data::images::{ImageSet, Preprocessor};
     use crate::models::{load_image_encoder, Weights};
+    if r.features == FeatureKind::Raw && r.blocks != 1 {
+        crate::bail!(Invalid, "--blocks {} reads encoder blocks; raw features have none (use --blocks 1)", r.blocks);
+    }
     let weights = if r.features == FeatureKind::Model { Weights::Trained } else { Weights::Init };
     let enc = load_image_encoder(gpu, &r.model, weights)?;
     let pre = Preprocessor::from_dir(&r.model, enc.height, enc.width)?;
@@ -413,12 +427,15 @@ pub fn probe(gpu: &Gpu, r: &ProbeRequest) -> Result<ProbeResult> {
     let (xt, xe) = (pre.apply_all(&train, enc.channels)?, pre.apply_all(&eval, enc.channels)?);
     let (ft, fe) = match r.features {
         FeatureKind::Raw => (Features::raw(&xt)?, Features::raw(&xe)?),
-        _ => (Features::extract(gpu, enc.encoder.as_ref(), &xt, 256)?, Features::extract(gpu, enc.encoder.as_ref(), &xe, 256)?),
+        _ => {
+            let e = enc.encoder.as_ref();
+            (Features::extract_blocks(gpu, e, &xt, 256, r.blocks)?, Features::extract_blocks(gpu, e, &xe, 256, r.blocks)?)
+        }
     };
     let cfg = LinearProbe { seed: r.seed, ..r.linear };
     let linear_accuracy = linear_probe(gpu, &ft, &train_labels, &fe, &eval_labels, classes, &cfg)?;
     let knn_accuracy = knn_accuracy(gpu, &ft, &train_labels, &fe, &eval_labels, classes, r.knn, 0.1)?;
-    Ok(ProbeResult { linear_accuracy, knn_accuracy, labels_per_class: r.labels_per_class, features: r.features.name().into() })
+    Ok(ProbeResult { linear_accuracy, knn_accuracy, labels_per_class: r.labels_per_class, features: r.features.name().into(), blocks: r.blocks })
 }
 
 /// Probe accuracies over several labelled draws (one entry per seed).

@@ -20,6 +20,14 @@ pub trait Encoder {
     type Example;
     /// Pooled features `[batch, dim]` of `batch`, recorded on `tape`.
     fn encode(&self, tape: &mut Tape, batch: &[&Self::Example]) -> Result<Var>;
+    /// The features of the last `blocks` blocks, each pooled as `encode` pools the last one, concatenated
+    /// `[batch, blocks · dim]` (a richer frozen feature for a linear probe); an encoder without blocks takes only 1.
+    fn encode_blocks(&self, tape: &mut Tape, batch: &[&Self::Example], blocks: usize) -> Result<Var> {
+        if blocks != 1 {
+            crate::bail!(Invalid, "this encoder has no blocks to concatenate: blocks must be 1, not {blocks}");
+        }
+        self.encode(tape, batch)
+    }
     /// The width of a feature vector.
     fn dim(&self) -> usize;
     /// The parameters that fine-tuning updates.

@@ -496,17 +496,40 @@ impl Vit {
 
     /// Pooled features `[batch, hidden]` of every patch, as `classifier_pooling` says.
     pub fn pooled(&self, tape: &mut Tape, images: &Tensor) -> Result<Var> {
+        self.pooled_blocks(tape, images, 1)
+    }
+
+    /// The outputs of the last `n` blocks, each pooled as `classifier_pooling` says (with "cls", the final
+    /// LayerNorm of its \[CLS\] row; with "mean", `fc_norm` of its patches' mean), concatenated `[batch, n·hidden]`,
+    /// earliest block first: DINO's linear-probe feature for ViTs reads the last 4 (`get_intermediate_layers`).
+    pub fn pooled_blocks(&self, tape: &mut Tape, images: &Tensor, n: usize) -> Result<Var> {
+        let depth = self.layers.len();
+        if n == 0 || n > depth {
+            crate::bail!(Invalid, "vit: cannot pool the last {n} blocks of a {depth}-block encoder (1 to {depth})");
+        }
         let [b, ..] = self.check_images(images)?;
         let (d, l) = (self.config.hidden_size, self.config.num_patches());
         let keep = Keep::all(tape.gpu(), b, l)?;
+        let mut x = self.embed(tape, images, &keep)?;
+        let mut pooled = Vec::with_capacity(n);
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(tape, x, None)?;
+            if i + n >= depth {
+                pooled.push(self.pool(tape, x, b, d, l)?);
+            }
+        }
+        if pooled.len() == 1 { Ok(pooled[0]) } else { ops::concat(tape, &pooled, 1) }
+    }
+
+    /// One block's output `[batch, 1 + L, hidden]` pooled to `[batch, hidden]` as `classifier_pooling` says.
+    fn pool(&self, tape: &mut Tape, h: Var, b: usize, d: usize, l: usize) -> Result<Var> {
         match &self.fc_norm {
             None => {
-                let h = self.forward(tape, images, &keep)?;
                 let cls = ops::slice(tape, h, 1, 0, 1)?;
-                ops::reshape(tape, cls, &[b, d])
+                let cls = ops::reshape(tape, cls, &[b, d])?;
+                self.layernorm.forward(tape, cls)
             }
             Some(norm) => {
-                let h = self.blocks(tape, images, &keep)?;
                 let patches = ops::slice(tape, h, 1, 1, l)?;
                 let mean = ops::mean_to(tape, patches, &[b, 1, d])?;
                 let mean = ops::reshape(tape, mean, &[b, d])?;
@@ -562,8 +585,13 @@ impl Encoder for Vit {
 
     /// One preprocessed image each, channel-first `[C, H, W]`; pooled as `classifier_pooling` says.
     fn encode(&self, tape: &mut Tape, batch: &[&Vec<f32>]) -> Result<Var> {
+        self.encode_blocks(tape, batch, 1)
+    }
+
+    /// `pooled_blocks` of the last `blocks` blocks.
+    fn encode_blocks(&self, tape: &mut Tape, batch: &[&Vec<f32>], blocks: usize) -> Result<Var> {
         let images = stack_images(tape.gpu(), batch, &self.config)?;
-        self.pooled(tape, &images)
+        self.pooled_blocks(tape, &images, blocks)
     }
 
     fn dim(&self) -> usize {
