@@ -100,7 +100,8 @@ fn a_vae_trains_and_every_command_reads_its_directory() {
     assert_eq!(png_size(&row), (7 * 90 + 6, 90 + 6));
 
     let j: serde_json::Value = serde_json::from_str(ok(&["probe", "--model", s(&out), "--train", s(&data), "--eval", s(&data), "--knn", "5"]).trim()).unwrap();
-    assert_eq!(j.as_object().unwrap().len(), 4, "{j}");
+    assert_eq!(j.as_object().unwrap().len(), 5, "{j}");
+    assert_eq!(j["blocks"].as_u64(), Some(1), "{j}");
     assert!(j["linear_accuracy"].as_f64().unwrap() > 0.1 && j["knn_accuracy"].as_f64().unwrap() > 0.1, "{j}");
     assert_eq!((j["labels_per_class"].is_null(), j["features"].as_str()), (true, Some("model")));
     let _ = std::fs::remove_dir_all(&dir);
