@@ -58,6 +58,25 @@ fn info_names_the_adapter_and_its_features() {
 }
 
 #[test]
+fn a_cpu_adapter_through_opengl_is_named_as_such() {
+    // With no Vulkan driver to load, wgpu falls back to OpenGL; the command says so, and says it only then.
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_pretext")).args(args).env("VK_ICD_FILENAMES", "/nonexistent-icd.json").env_remove("WGPU_BACKEND").output().expect("run pretext");
+        (o.status.success(), String::from_utf8_lossy(&o.stdout).to_string(), String::from_utf8_lossy(&o.stderr).to_string())
+    };
+    let (success, out, err) = run(&["info", "--json"]);
+    if success {
+        let j: serde_json::Value = serde_json::from_str(out.trim()).expect("info --json");
+        let on_gl_cpu = j["backend"].as_str().is_some_and(|b| b.eq_ignore_ascii_case("gl")) && j["device_type"] == "Cpu";
+        assert_eq!(err.contains("through OpenGL"), on_gl_cpu, "{j}\n{err}");
+        let (_, _, err) = run(&["--backend", "gl", "info"]);
+        assert!(!err.contains("through OpenGL"), "a chosen backend needs no note: {err}");
+    } else {
+        assert!(err.contains("adapter") && !err.contains("panicked"), "no adapter at all must be a clear error: {err}");
+    }
+}
+
+#[test]
 fn info_says_which_variants_the_adapter_gets() {
     // As opened: the subgroup matmul exactly where a CPU adapter has 8-lane subgroups (lavapipe's Vulkan).
     let j: serde_json::Value = serde_json::from_str(ok(&["info", "--json"], None).trim()).expect("info --json");

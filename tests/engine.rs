@@ -106,6 +106,21 @@ fn profiling_counts_each_kernel() {
 }
 
 #[test]
+fn profiling_survives_a_timed_section() {
+    // `pretext --profile demo`: the demo measures peak_fma (a bench section that times itself) before its phases.
+    let g = Gpu::new(&GpuOptions { profile: true, ..Default::default() }).unwrap();
+    pretext::bench::peak_fma_and_copy(&g).unwrap();
+    let t = Tensor::empty(&g, &[1000], DType::F32).unwrap();
+    for _ in 0..3 {
+        pretext::kernels::fill::fill(&g, &t, 2.0).unwrap();
+    }
+    let rows = g.take_profile().unwrap();
+    assert_eq!(rows.iter().find(|r| r.name == "fill::fill").map(|r| r.calls), Some(3), "{rows:?}");
+    assert!(rows.iter().all(|r| !r.name.contains("peak")), "the timed section keeps its samples to itself: {rows:?}");
+    assert!(g.set_profiling(false).unwrap(), "profiling was still on");
+}
+
+#[test]
 fn bad_input_gives_clear_errors() {
     let g = gpu();
     let err = Tensor::from_slice(g, &[1.0f32, 2.0, 3.0], &[2, 2]).unwrap_err();

@@ -71,13 +71,13 @@ fn profile_step(b: &Bench, name: &str, t: &mut Trainer, task: &mut dyn Task) -> 
         return Ok(());
     }
     let gpu = b.gpu;
-    gpu.set_profiling(true)?;
+    let was_profiling = gpu.set_profiling(true)?;
     gpu.take_timings()?;
     let s = Instant::now();
     let stepped = t.step(task, false).and_then(|_| gpu.wait());
     let wall = s.elapsed().as_secs_f64() * 1e3;
     let rows = gpu.take_profile();
-    gpu.set_profiling(false)?;
+    gpu.set_profiling(was_profiling)?;
     stepped?;
     let rows = rows?;
     let kernels: f64 = rows.iter().map(|r| r.total_ms).sum();

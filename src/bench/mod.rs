@@ -137,7 +137,7 @@ impl<'a> Bench<'a> {
         run(gpu)?;
         gpu.flush()?;
         gpu.wait()?;
-        gpu.set_profiling(true)?;
+        let was_profiling = gpu.set_profiling(true)?;
         gpu.take_timings()?;
         let mut times = Vec::with_capacity(self.reps);
         let result = (|| {
@@ -148,7 +148,7 @@ impl<'a> Bench<'a> {
             }
             Ok(())
         })();
-        gpu.set_profiling(false)?;
+        gpu.set_profiling(was_profiling)?;
         result?;
         let ms = median(&mut times);
         Ok(Some(self.record(kernel, shape, ms, work)))

@@ -171,13 +171,23 @@ pub fn open_gpu(args: &DeviceArgs) -> Result<Gpu> {
     for name in &args.disable {
         disable |= crate::gpu::parse_feature(name)?;
     }
-    Gpu::new(&GpuOptions {
+    let gpu = Gpu::new(&GpuOptions {
         backend: args.backend.clone(),
         adapter_name: args.adapter.clone(),
         profile: args.profile,
         disable,
         limits: None,
-    })
+    })?;
+    let r = gpu.report();
+    let chosen = args.backend.is_some() || std::env::var_os("WGPU_BACKEND").is_some();
+    if !chosen && gpu.is_cpu() && r.backend.eq_ignore_ascii_case("gl") {
+        eprintln!(
+            "note: {} through OpenGL, the only adapter found: no subgroups, so the portable kernels (about 2x slower \
+             steps on llvmpipe); Mesa's Vulkan driver (Debian: mesa-vulkan-drivers) gives the faster path",
+            r.adapter
+        );
+    }
+    Ok(gpu)
 }
 
 /// Runs the command line; returns the process exit code.
@@ -197,6 +207,7 @@ fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Info { json } => info(&gpu, *json)?,
         Command::Bench { filter, json, reps } => {
+            gpu.set_profiling(false)?; // `bench` times its own sections; `--profile` adds its per-step breakdowns
             let mut b = crate::bench::Bench::new(&gpu, filter.clone(), *json);
             b.reps = (*reps).max(1);
             b.profile = cli.device.profile;

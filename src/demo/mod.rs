@@ -164,7 +164,7 @@ impl<'g> Demo<'g> {
     }
 
     /// Trains `task` for one phase of `family`: a progress bar labelled `family/phase`, the phase's rows in
-    /// `out/family/metrics.jsonl`, checkpoints (if `save_every`) in `out/family/`.
+    /// `out/family/metrics.jsonl`, its newest checkpoint `step-K/` (if `save_every`) in `out/family/`.
     pub fn train(&self, family: &str, phase: &str, task: &mut dyn Task, spec: PhaseSpec) -> Result<Phase> {
         let started = Instant::now();
         let schedule = Schedule {
@@ -181,7 +181,7 @@ impl<'g> Demo<'g> {
             log_every: 10,
             eval_every: spec.eval_every,
             save_every: spec.save_every,
-            keep_last: None,
+            keep_last: Some(1), // a demo does not resume: the newest complete checkpoint is the one worth keeping
             out_dir: Some(self.dir(family)?),
             progress: self.progress,
             phase: phase.to_string(),

@@ -357,11 +357,12 @@ impl Gpu {
         self.rec.lock().map(|r| r.dispatches).unwrap_or(0)
     }
 
-    /// Turns per-dispatch timing on or off (pending work is submitted first).
-    pub fn set_profiling(&self, on: bool) -> Result<()> {
+    /// Turns per-dispatch timing on or off (pending work is submitted first); returns whether it was on, so a
+    /// caller that times one section can restore the state it found (`--profile` of a whole command).
+    pub fn set_profiling(&self, on: bool) -> Result<bool> {
         self.flush()?;
-        self.rec.lock().map_err(lock_err)?.profile = on;
-        Ok(())
+        let mut rec = self.rec.lock().map_err(lock_err)?;
+        Ok(std::mem::replace(&mut rec.profile, on))
     }
 
     /// How this device times kernels.
