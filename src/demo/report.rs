@@ -67,7 +67,7 @@ pub fn html(summary: &Summary) -> String {
         if !f.extra.is_empty() {
             let _ = writeln!(h, "<table>");
             for (k, v) in &f.extra {
-                let _ = writeln!(h, "<tr><td>{}</td><td>{}</td></tr>", escape(k), escape(&v.to_string()));
+                let _ = writeln!(h, "<tr><td>{}</td><td>{}</td></tr>", escape(k), escape(&readable(v)));
             }
             let _ = writeln!(h, "</table>");
         }
@@ -76,7 +76,38 @@ pub fn html(summary: &Summary) -> String {
     h
 }
 
+/// `v` as JSON for a reader: fractions to 4 decimals (0.6648333333333333 → 0.6648, 0.8075000000000001 →
+/// 0.8075), larger numbers to 2, integers, strings and the shape of arrays and objects as they are.
+pub fn readable(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            let x = n.as_f64().unwrap_or(f64::NAN);
+            let s = if x.abs() < 1.0 { format!("{x:.4}") } else { format!("{x:.2}") };
+            match s.trim_end_matches('0').trim_end_matches('.') {
+                "-0" => "0".to_string(),
+                t => t.to_string(),
+            }
+        }
+        Value::Array(a) => format!("[{}]", a.iter().map(readable).collect::<Vec<_>>().join(", ")),
+        Value::Object(o) => format!("{{{}}}", o.iter().map(|(k, v)| format!("{}: {}", Value::String(k.clone()), readable(v))).collect::<Vec<_>>().join(", ")),
+        _ => v.to_string(),
+    }
+}
+
 /// Writes the page to `path` (through a temporary file).
 pub fn write_html(path: &Path, summary: &Summary) -> Result<()> {
     crate::checkpoint::write_atomic(path, html(summary).as_bytes()).map_err(|e| Error::Io(format!("report: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable;
+
+    #[test]
+    fn readable_rounds_fractions_and_keeps_the_rest() {
+        let v = serde_json::json!({"images": 500, "kl": 13.765059471130371, "seeds": [0.6648333333333333, 0.8075000000000001, 0.5], "kind": "vae", "big": 1250.0});
+        assert_eq!(readable(&v), r#"{"big": 1250, "images": 500, "kind": "vae", "kl": 13.77, "seeds": [0.6648, 0.8075, 0.5]}"#);
+        assert_eq!(readable(&serde_json::json!(-0.00004)), "0");
+    }
 }
