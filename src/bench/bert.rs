@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::flops::{bert_classify_step, bert_mlm_step, StepFlops};
-use super::{median, time_steps, timing_config, Bench, Work};
+use super::{median, profile_step, time_steps, timing_config, Bench, Work};
 use crate::data::mlm::MaskSpec;
 use crate::gpu::Gpu;
 use crate::models::bert::{load_params, Bert, BertConfig, MlmHead};
@@ -25,7 +25,7 @@ use crate::nn::Init;
 use crate::optim::Optimizer;
 use crate::rng::Rng;
 use crate::tasks::{ClassifyTask, MlmTask};
-use crate::train::{Task, Trainer};
+use crate::train::Trainer;
 use crate::Result;
 
 /// The environment variable that disables (`off`) or relocates pretext's pipeline cache (see `gpu::disk_cache`).
@@ -63,32 +63,6 @@ fn mlm_task(gpu: &Gpu, config: &BertConfig, batch: usize, seq: usize) -> Result<
 fn step_row(b: &mut Bench, name: &str, shape: &str, flops: StepFlops, times: &mut [f64], peak_bytes: Option<u64>) {
     let ms = median(times);
     b.record_with_memory(name, shape, ms, Work::flops(flops.total()), peak_bytes);
-}
-
-/// Prints the per-kernel breakdown of one more step (GPU timestamps per dispatch) against its wall time.
-fn profile_step(b: &Bench, name: &str, t: &mut Trainer, task: &mut dyn Task) -> Result<()> {
-    if !b.profile {
-        return Ok(());
-    }
-    let gpu = b.gpu;
-    let was_profiling = gpu.set_profiling(true)?;
-    gpu.take_timings()?;
-    let s = Instant::now();
-    let stepped = t.step(task, false).and_then(|_| gpu.wait());
-    let wall = s.elapsed().as_secs_f64() * 1e3;
-    let rows = gpu.take_profile();
-    gpu.set_profiling(was_profiling)?;
-    stepped?;
-    let rows = rows?;
-    let kernels: f64 = rows.iter().map(|r| r.total_ms).sum();
-    eprintln!(
-        "per-kernel breakdown of one {name} on {} ({} dispatches; kernel time {kernels:.1} ms of a {wall:.1} ms step, \
-         timed one dispatch at a time):",
-        gpu.name(),
-        rows.iter().map(|r| r.calls).sum::<u64>()
-    );
-    eprint!("{}", crate::gpu::timing::format_summary(&rows, gpu.clock()));
-    Ok(())
 }
 
 /// `bert_tiny_first_step` and `bert_tiny_step`.

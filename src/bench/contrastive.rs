@@ -3,7 +3,7 @@
 //! 128, 4 layers, 4 heads, MLP 512, patch 4, all 49 patches and \[CLS\]), projection 128 → 128 → 128 with
 //! BatchNorm, NT-Xent (τ 0.5), backward and AdamW. `gflops` counts the model's products (`step_flops`) over the
 //! wall time of a step (augmentation included in the time, not in the count).
-use super::{median, time_steps, timing_config, Bench, Work};
+use super::{median, profile_step, time_steps, timing_config, Bench, Work};
 use crate::gpu::Gpu;
 use crate::models::vit::{ViTConfig, Vit};
 use crate::optim::Optimizer;
@@ -64,6 +64,7 @@ pub fn run(b: &mut Bench) -> Result<()> {
     gpu.wait()?;
     let mut times = time_steps(&mut t, &mut task, b.reps.clamp(1, 3))?;
     b.record("simclr_tiny_step", &shape, median(&mut times), Work::flops(flops));
+    profile_step(b, "simclr_tiny_step", &mut t, &mut task)?;
     Ok(())
 }
 

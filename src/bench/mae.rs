@@ -6,7 +6,7 @@
 //! compile is included whatever ran before), set-up of the model included.
 use std::time::Instant;
 
-use super::{median, time_steps, timing_config, Bench, Work};
+use super::{median, profile_step, time_steps, timing_config, Bench, Work};
 use crate::gpu::{Gpu, GpuOptions};
 use crate::models::mae::{len_keep, Mae};
 use crate::models::vit::ViTConfig;
@@ -75,6 +75,7 @@ pub fn run(b: &mut Bench) -> Result<()> {
         gpu.wait()?;
         let mut times = time_steps(&mut t, &mut task, b.reps.max(3))?;
         b.record("mae_tiny_step", &shape, median(&mut times), Work::flops(flops));
+        profile_step(b, "mae_tiny_step", &mut t, &mut task)?;
     }
     Ok(())
 }

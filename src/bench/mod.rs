@@ -74,6 +74,32 @@ impl Work {
     }
 }
 
+/// With `--profile`: prints the per-kernel breakdown of one more step (GPU timestamps per dispatch) against its wall time.
+pub fn profile_step(b: &Bench, name: &str, t: &mut Trainer, task: &mut dyn Task) -> Result<()> {
+    if !b.profile {
+        return Ok(());
+    }
+    let gpu = b.gpu;
+    let was_profiling = gpu.set_profiling(true)?;
+    gpu.take_timings()?;
+    let s = Instant::now();
+    let stepped = t.step(task, false).and_then(|_| gpu.wait());
+    let wall = s.elapsed().as_secs_f64() * 1e3;
+    let rows = gpu.take_profile();
+    gpu.set_profiling(was_profiling)?;
+    stepped?;
+    let rows = rows?;
+    let kernels: f64 = rows.iter().map(|r| r.total_ms).sum();
+    eprintln!(
+        "per-kernel breakdown of one {name} on {} ({} dispatches; kernel time {kernels:.1} ms of a {wall:.1} ms step, \
+         timed one dispatch at a time):",
+        gpu.name(),
+        rows.iter().map(|r| r.calls).sum::<u64>()
+    );
+    eprint!("{}", crate::gpu::timing::format_summary(&rows, gpu.clock()));
+    Ok(())
+}
+
 /// Trainer settings for timing steps: a constant learning rate of 1e-4; no logging, evaluation,
 /// checkpoints or progress bar.
 pub fn timing_config() -> TrainConfig {
