@@ -76,14 +76,15 @@ pub fn html(summary: &Summary) -> String {
     h
 }
 
-/// `v` as JSON for a reader: fractions to 4 decimals (0.6648333333333333 → 0.6648, 0.8075000000000001 →
-/// 0.8075), larger numbers to 2, integers, strings and the shape of arrays and objects as they are.
+/// `v` as JSON for a reader: fractions to 4 significant digits (0.6648333333333333 → 0.6648, 5e-5 → 0.00005),
+/// larger numbers to 2 decimals, integers, strings and the shape of arrays and objects as they are.
 pub fn readable(v: &serde_json::Value) -> String {
     use serde_json::Value;
     match v {
         Value::Number(n) if n.is_f64() => {
             let x = n.as_f64().unwrap_or(f64::NAN);
-            let s = if x.abs() < 1.0 { format!("{x:.4}") } else { format!("{x:.2}") };
+            let decimals = if x.abs() >= 1.0 || x == 0.0 { 2 } else { (3.0 - x.abs().log10().floor()) as usize };
+            let s = format!("{x:.decimals$}");
             match s.trim_end_matches('0').trim_end_matches('.') {
                 "-0" => "0".to_string(),
                 t => t.to_string(),
@@ -108,6 +109,6 @@ mod tests {
     fn readable_rounds_fractions_and_keeps_the_rest() {
         let v = serde_json::json!({"images": 500, "kl": 13.765059471130371, "seeds": [0.6648333333333333, 0.8075000000000001, 0.5], "kind": "vae", "big": 1250.0});
         assert_eq!(readable(&v), r#"{"big": 1250, "images": 500, "kind": "vae", "kl": 13.77, "seeds": [0.6648, 0.8075, 0.5]}"#);
-        assert_eq!(readable(&serde_json::json!(-0.00004)), "0");
+        assert_eq!(readable(&serde_json::json!([5e-5, 0.00012345, -0.25, 0.0, -0.0])), "[0.00005, 0.0001234, -0.25, 0, 0]");
     }
 }
