@@ -1,11 +1,12 @@
 //! The linear probe's weight decay, swept at 100 labels per class of Fashion-MNIST (the README's contrastive
 //! results): for each encoder directory (`DIR`, `DIR:init` for its initial weights, `DIR:raw` for the pixels),
-//! one line of test accuracies, one per weight decay of `WDS` (default "0.0005 0.05 0.5 2 8").
+//! one line of test accuracies, one per weight decay of `WDS` (default "0.0005 0.05 0.5 2 8"). `pretext probe
+//! --weight-decay auto` chooses among decades on held-out training labels instead, never reading the test set.
 //!
 //!     cargo run --release --example probe_sweep -- runs/con-e3/simclr runs/con-e3/simclr:raw
 use std::path::PathBuf;
 
-use pretext::eval::probe::{probe, FeatureKind, LinearProbe, ProbeRequest};
+use pretext::eval::probe::{probe, FeatureKind, LinearProbe, ProbeRequest, WeightDecay};
 use pretext::gpu::Gpu;
 use pretext::{Error, Result};
 
@@ -27,7 +28,7 @@ fn main() -> Result<()> {
                 features: kind.parse::<FeatureKind>()?,
                 blocks: 1,
                 seed: 0,
-                linear: LinearProbe { weight_decay, ..LinearProbe::default() },
+                linear: LinearProbe { weight_decay: WeightDecay::Fixed(weight_decay), ..LinearProbe::default() },
             })?;
             line += &format!(" wd {weight_decay}: {:.4}", r.linear_accuracy);
         }

@@ -100,8 +100,9 @@ fn a_vae_trains_and_every_command_reads_its_directory() {
     assert_eq!(png_size(&row), (7 * 90 + 6, 90 + 6));
 
     let j: serde_json::Value = serde_json::from_str(ok(&["probe", "--model", s(&out), "--train", s(&data), "--eval", s(&data), "--knn", "5"]).trim()).unwrap();
-    assert_eq!(j.as_object().unwrap().len(), 5, "{j}");
+    assert_eq!(j.as_object().unwrap().len(), 6, "{j}");
     assert_eq!(j["blocks"].as_u64(), Some(1), "{j}");
+    assert_eq!(j["weight_decay"].as_f64(), Some(5e-4), "the default weight decay: {j}");
     assert!(j["linear_accuracy"].as_f64().unwrap() > 0.1 && j["knn_accuracy"].as_f64().unwrap() > 0.1, "{j}");
     assert_eq!((j["labels_per_class"].is_null(), j["features"].as_str()), (true, Some("model")));
     let _ = std::fs::remove_dir_all(&dir);
@@ -172,5 +173,6 @@ fn bad_input_is_a_clear_error() {
     ok(&["ae", "train", "--kind", "ae", "--data", d, "--out", s(&ae_dir), "--config", s(&tiny_config(&dir, "")), "--steps", "2", "--batch", "4"]);
     assert!(fails(&["ae", "sample", "--model", s(&ae_dir), "--out", "x.png"]).contains("sampling needs a VAE"));
     assert!(fails(&["probe", "--model", s(&ae_dir), "--train", d, "--eval", d, "--features", "pixels"]).contains("unknown --features \"pixels\""));
+    assert!(fails(&["probe", "--model", s(&ae_dir), "--train", d, "--eval", d, "--weight-decay=-1"]).contains("weight decay \"-1\""));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,13 +1,17 @@
 //! Frozen-feature probes (`eval::probe`): kNN against an f64 transcription of lightly's `knn_predict` with the
 //! bank in one piece and in many, the linear probe on separable data and through standardisation, and a whole
-//! probe of an autoencoder directory (model, raw and init features; errors).
+//! probe of an autoencoder directory (model, raw and init features; errors); the weight decay chosen on a held-out
+//! fifth of the labels.
 mod common;
 use common::*;
 
 use std::path::PathBuf;
 
 use pretext::data::images::{bundled, write_idx};
-use pretext::eval::probe::{self, knn_accuracy, knn_predict_blocks, linear_probe, FeatureKind, Features, LinearProbe, ProbeRequest};
+use pretext::eval::probe::{
+    self, choose_weight_decay, holdout_split, knn_accuracy, knn_predict_blocks, linear_probe, FeatureKind, Features, LinearProbe, ProbeRequest, WeightDecay,
+    WEIGHT_DECAY_GRID,
+};
 use pretext::models::autoencoder::{Autoencoder, AutoencoderConfig, Kind};
 use pretext::tasks::autoencoder as ae;
 
@@ -139,7 +143,68 @@ fn probing_an_autoencoder_directory() {
     let e = probe::probe(gpu(), &ProbeRequest { blocks: 2, ..request(FeatureKind::Raw, Some(10)) }).unwrap_err();
     assert!(e.to_string().contains("raw features have none"), "{e}");
     assert_eq!(raw.blocks, 1);
+    // Weight decay chosen on a held-out fifth: the probe reports the value, and its accuracy is that of the probe
+    // trained on all the labels with that value given outright.
+    let auto = probe::probe(gpu(), &ProbeRequest { linear: LinearProbe { steps: 150, weight_decay: WeightDecay::Validated, ..LinearProbe::default() }, ..request(FeatureKind::Raw, Some(10)) }).unwrap();
+    assert!(WEIGHT_DECAY_GRID.contains(&auto.weight_decay), "{auto:?}");
+    let fixed = probe::probe(gpu(), &ProbeRequest { linear: LinearProbe { steps: 150, weight_decay: WeightDecay::Fixed(auto.weight_decay), ..LinearProbe::default() }, ..request(FeatureKind::Raw, Some(10)) }).unwrap();
+    assert_eq!((auto.linear_accuracy, auto.knn_accuracy), (fixed.linear_accuracy, fixed.knn_accuracy));
+    assert_eq!(fixed.weight_decay, auto.weight_decay);
+    assert_eq!(raw.weight_decay, 5e-4, "the default weight decay");
     let e = probe::probe(gpu(), &request(FeatureKind::Raw, Some(31))).unwrap_err();
     assert!(e.to_string().contains("fewer than the 31 per class"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_held_out_fifth_is_drawn_per_class() {
+    // class 0: 10 examples, class 1: 7, class 2: 1 (too few to hold one out), class 3: 5
+    let labels: Vec<usize> = [vec![0; 10], vec![1; 7], vec![2], vec![3; 5]].concat();
+    // interleaved: position i holds example 7i mod 23
+    let shuffled: Vec<usize> = (0..labels.len()).map(|i| labels[7 * i % labels.len()]).collect();
+    for seed in [0, 1] {
+        let (fit, held) = holdout_split(&shuffled, seed);
+        let per_class = |idx: &[usize]| (0..4).map(|c| idx.iter().filter(|&&i| shuffled[i] == c).count()).collect::<Vec<_>>();
+        assert_eq!(per_class(&held), [2, 2, 0, 1], "a fifth of each class, rounded up");
+        assert_eq!(per_class(&fit), [8, 5, 1, 4]);
+        let mut all = [fit.clone(), held.clone()].concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..shuffled.len()).collect::<Vec<_>>(), "the two parts cover every example once");
+        assert!(fit.windows(2).all(|w| w[0] < w[1]) && held.windows(2).all(|w| w[0] < w[1]));
+    }
+    assert_ne!(holdout_split(&shuffled, 0).1, holdout_split(&shuffled, 1).1, "the seed draws the held-out examples");
+    assert_eq!(holdout_split(&shuffled, 3), holdout_split(&shuffled, 3));
+}
+
+#[test]
+fn the_weight_decay_is_the_most_accurate_on_the_held_out_fifth() {
+    let mut rng = Rng::new(12);
+    let (dim, classes) = (30, 4);
+    let centres: Vec<Vec<f64>> = (0..classes).map(|_| (0..dim).map(|_| rng.normal()).collect()).collect();
+    let (train, labels) = clusters(&mut rng, 60, dim, classes, 0.4, &centres);
+    let cfg = LinearProbe { steps: 100, seed: 5, ..LinearProbe::default() };
+    let (chosen, scores) = choose_weight_decay(gpu(), &train, &labels, classes, &cfg).unwrap();
+    assert_eq!(scores.iter().map(|s| s.0).collect::<Vec<_>>(), WEIGHT_DECAY_GRID.to_vec());
+    let best = scores.iter().map(|s| s.1).fold(f64::MIN, f64::max);
+    let first_best = scores.iter().find(|s| s.1 == best).unwrap().0;
+    assert_eq!(chosen, first_best, "the most accurate, the smaller on a tie: {scores:?}");
+    // each score is the probe fitted on the four fifths and read on the held-out fifth
+    let (fit, held) = holdout_split(&labels, cfg.seed);
+    let part = |idx: &[usize]| (train.subset(idx), idx.iter().map(|&i| labels[i]).collect::<Vec<_>>());
+    let ((ff, fl), (hf, hl)) = (part(&fit), part(&held));
+    for &(wd, acc) in &scores {
+        let direct = linear_probe(gpu(), &ff, &fl, &hf, &hl, classes, &LinearProbe { weight_decay: WeightDecay::Fixed(wd), ..cfg }).unwrap();
+        assert_eq!(acc, direct, "weight decay {wd}");
+    }
+    // no class with two examples: nothing to hold out
+    let one = Features { data: vec![0.0, 1.0, 1.0, 0.0], dim: 2 };
+    let e = choose_weight_decay(gpu(), &one, &[0, 1], 2, &cfg).unwrap_err();
+    assert!(e.to_string().contains("no class here has 2 labelled examples"), "{e}");
+    for (text, ok) in [("auto", Some(WeightDecay::Validated)), ("0", Some(WeightDecay::Fixed(0.0))), ("1e-3", Some(WeightDecay::Fixed(1e-3))), ("-1", None), ("NaN", None), ("lots", None)] {
+        let parsed = text.parse::<WeightDecay>();
+        match ok {
+            Some(w) => assert_eq!(parsed.unwrap(), w),
+            None => assert!(parsed.unwrap_err().to_string().contains(&format!("weight decay \"{text}\"")), "{text}"),
+        }
+    }
 }
