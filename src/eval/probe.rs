@@ -186,9 +186,9 @@ pub const WEIGHT_DECAY_GRID: [f32; 6] = [1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0];
 pub fn holdout_split(labels: &[usize], seed: u64) -> (Vec<usize>, Vec<usize>) {
     let mut order: Vec<usize> = (0..labels.len()).collect();
     Rng::new(seed ^ 0x40_1D0F).shuffle(&mut order);
-    let classes = labels.iter().max().map_or(0, |m| m + 1);
-    let count = |c: usize| labels.iter().filter(|&&l| l == c).count();
-    let mut quota: Vec<usize> = (0..classes).map(|c| if count(c) < 2 { 0 } else { count(c).div_ceil(5) }).collect();
+    let mut quota = vec![0usize; labels.iter().max().map_or(0, |m| m + 1)];
+    labels.iter().for_each(|&l| quota[l] += 1);
+    quota.iter_mut().for_each(|q| *q = if *q < 2 { 0 } else { q.div_ceil(5) });
     let (mut fit, mut held) = (Vec::new(), Vec::new());
     for i in order {
         if quota[labels[i]] > 0 {
