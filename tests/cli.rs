@@ -137,6 +137,16 @@ fn bench_prints_json_rows() {
     let gflops = mm["gflops"].as_f64().unwrap();
     assert!((gflops - flops / (mm["ms"].as_f64().unwrap() * 1e6)).abs() <= 1e-6 * gflops, "matmul GFLOP/s is not its FLOPs over its time: {mm}");
     assert!((mm["pct_peak"].as_f64().unwrap() - 100.0 * gflops / peak).abs() <= 1e-6 * gflops, "pct_peak is not against this run's peak_fma: {mm}");
+    // The load row: 16 bytes read per vec4 of its shape and one sixteenth of that written, against peak_copy.
+    let rows = json_lines(&ok(&["bench", "--filter", "load_vec4", "--json", "--reps", "1"], None));
+    let names: Vec<&str> = rows.iter().filter_map(|r| r["kernel"].as_str()).collect();
+    assert_eq!(names, vec!["peak_fma", "peak_copy", "load_vec4"]);
+    let (copy, load) = (rows[1]["gbps"].as_f64().unwrap(), &rows[2]);
+    let mib: f64 = load["shape"].as_str().unwrap().trim_end_matches("MiB").parse().unwrap();
+    let gbps = load["gbps"].as_f64().unwrap();
+    let bytes = mib * (1 << 20) as f64 * 17.0 / 16.0;
+    assert!((gbps - bytes / (load["ms"].as_f64().unwrap() * 1e6)).abs() <= 1e-6 * gbps, "load_vec4 GB/s is not its bytes over its time: {load}");
+    assert!((load["pct_peak"].as_f64().unwrap() - 100.0 * gbps / copy).abs() <= 1e-6 * gbps, "load_vec4 is not against peak_copy: {load}");
 }
 
 #[test]

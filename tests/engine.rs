@@ -178,3 +178,54 @@ fn a_kernel_over_the_storage_buffer_limit_is_a_clear_error() {
     assert!(matches!(&err, Error::Gpu(m) if m.contains("attention::attention_bwd_dq: binds 7 storage buffers") && m.contains("allows 5")), "{err}");
     g.check_errors().unwrap();
 }
+
+/// The bench probes' uniform blocks (`FmaParams` in bench_fma.wgsl, `CopyParams` in bench_copy.wgsl).
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct ProbeParams {
+    a: u32,
+    n: u32,
+    _pad: [u32; 2],
+}
+
+#[test]
+fn the_bench_probes_do_the_work_they_count() {
+    // `pretext bench` counts peak_fma's FLOPs as 4 FMAs per chain per trip and load_vec4's bytes as 16 loads
+    // per store: the outputs, against an f64 recurrence and f64 sums, prove the shaders do that much work.
+    let g = gpu();
+    let (invocations, trips) = (512usize, 5u32);
+    let out = Tensor::from_slice(g, &vec![f32::NAN; invocations * 4], &[invocations * 4]).unwrap();
+    let p = ProbeParams { a: trips, n: invocations as u32 - 3, _pad: [0; 2] }; // the last 3 are not written
+    pretext::kernels::launch(g, "bench_fma", "peak_fma", &[], &p, &[], &[&out], [invocations as u32 / 256, 1, 1]).unwrap();
+    let got: Vec<f32> = out.to_vec(g).unwrap();
+    let (a, b) = ([0.999, 0.998, 0.997, 0.996], [1e-3, 2e-3, 3e-3, 4e-3]);
+    for i in 0..invocations {
+        for lane in 0..4 {
+            let v = &got[4 * i + lane];
+            if i >= invocations - 3 {
+                assert!(v.is_nan(), "invocation {i} is past n and must not be written: {v}");
+                continue;
+            }
+            let s = (i as f32 * 1e-9) as f64;
+            let want: f64 = (0..8)
+                .map(|c| (0..4 * trips).fold(s + c as f64, |x, _| x * a[lane] + b[lane]))
+                .sum();
+            assert!((*v as f64 - want).abs() <= 1e-5 * want.abs(), "peak_fma[{i}][{lane}] = {v}, want {want} (4 FMAs a trip)");
+        }
+    }
+
+    let n = 16 * 300usize; // vec4 elements read; 300 invocations, one partial workgroup
+    let x: Vec<f32> = Rng::new(7).vec_f32(n * 4);
+    let xt = Tensor::from_slice(g, &x, &[n * 4]).unwrap();
+    let yt = Tensor::from_slice(g, &vec![f32::NAN; (n / 16 + 4) * 4], &[(n / 16 + 4) * 4]).unwrap();
+    let p = ProbeParams { a: n as u32, n: 0, _pad: [0; 2] };
+    pretext::kernels::launch(g, "bench_copy", "load_vec4", &[], &p, &[&xt], &[&yt], [2, 1, 1]).unwrap();
+    let y: Vec<f32> = yt.to_vec(g).unwrap();
+    for i in 0..n / 16 {
+        for lane in 0..4 {
+            let want: f64 = (0..16).map(|r| x[4 * (i + r * n / 16) + lane] as f64).sum();
+            assert!((y[4 * i + lane] as f64 - want).abs() <= 1e-5 * (1.0 + want.abs()), "load_vec4[{i}][{lane}]");
+        }
+    }
+    assert!(y[4 * (n / 16)..].iter().all(|v| v.is_nan()), "load_vec4 wrote past its n/16 outputs");
+}

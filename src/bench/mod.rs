@@ -243,13 +243,14 @@ struct CopyParams {
 pub fn peaks(b: &mut Bench) -> Result<()> {
     let gpu = b.gpu;
     let invocations = if gpu.is_cpu() { 16 * 1024 } else { 1024 * 1024 };
-    let iters = if gpu.is_cpu() { 1024u32 } else { 4096 };
+    let iters = if gpu.is_cpu() { 256u32 } else { 1024 }; // trips of the loop: 4 FMAs of each chain per trip
     let out = Tensor::empty(gpu, &[invocations * 4], DType::F32)?;
     let p = FmaParams { iters, n: invocations as u32, _pad: [0; 2] };
-    let flops = invocations as f64 * iters as f64 * 8.0 * 4.0 * 2.0;
+    let fmas = iters as usize * 4; // sequential FMAs per chain
+    let flops = invocations as f64 * fmas as f64 * 8.0 * 4.0 * 2.0;
     let groups = gpu.grid_1d(invocations / 256)?;
     let saved = b.filter.take();
-    let row = b.time("peak_fma", &format!("{invocations}x{iters}"), Work::flops(flops), |g| {
+    let row = b.time("peak_fma", &format!("{invocations}x{fmas}"), Work::flops(flops), |g| {
         launch(g, "bench_fma", "peak_fma", &[], &p, &[], &[&out], groups)
     })?;
     b.peak_gflops = row.and_then(|r| r.gflops).unwrap_or(f64::NAN);
@@ -275,6 +276,25 @@ pub fn peak_fma_and_copy(gpu: &Gpu) -> Result<(f64, f64)> {
     (b.quiet, b.reps) = (true, 3);
     peaks(&mut b)?;
     Ok((b.peak_gflops, b.peak_gbps))
+}
+
+/// `load_vec4`: the rate of vec4 storage loads (sixteen loads per store), in GB/s against `peak_copy`. On
+/// llvmpipe every storage load is a loop over the subgroup's 8 lanes, and this rate bounds every kernel's.
+pub fn load_rate(b: &mut Bench) -> Result<()> {
+    let gpu = b.gpu;
+    let n = if gpu.is_cpu() { 4 << 20 } else { 64 << 20 }; // vec4 elements read: 64 MiB / 1 GiB
+    let n = n.min((gpu.limits().max_storage_buffer_binding_size / 16) as usize);
+    if !b.wants_row("load_vec4", &format!("{}MiB", n * 16 >> 20)) {
+        return Ok(());
+    }
+    let x = Tensor::empty(gpu, &[n * 4], DType::F32)?;
+    let y = Tensor::empty(gpu, &[n / 16 * 4], DType::F32)?;
+    let p = CopyParams { n: n as u32, _pad: [0; 3] };
+    let groups = gpu.grid_1d((n / 16).div_ceil(256))?;
+    b.time("load_vec4", &format!("{}MiB", n * 16 >> 20), Work::bytes(16.0 * n as f64 + n as f64), |g| {
+        launch(g, "bench_copy", "load_vec4", &[], &p, &[&x], &[&y], groups)
+    })?;
+    Ok(())
 }
 
 /// Measures the cost of an empty dispatch (a 1-workgroup fill of 4 bytes): its GPU time by timestamps, and
@@ -308,6 +328,7 @@ pub fn run_all(b: &mut Bench) -> Result<()> {
     mae::run(b)?;
     contrastive::run(b)?;
     empty_dispatch(b)?;
+    load_rate(b)?;
     matmul::run(b)?;
     attention::run(b)?;
     norms::run(b)?;
