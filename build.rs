@@ -3,7 +3,7 @@
 //! Two header lines (at column 0) shape a module:
 //!   `// requires: subgroups, shader-f16`  adapter features the module needs (validated and compiled only
 //!                                          where the adapter has them; names as `pretext info` prints them)
-//!   `// imports: matmul`                  files whose sources are appended to this one (WGSL has no include),
+//!   `// imports: matmul_core`             files whose sources are appended to this one (WGSL has no include),
 //!                                          so a variant shares its portable sibling's helpers and bindings,
 //!                                          and kernels share a library file (no entry point) of helpers
 //! A module requires what it declares plus what its imports require.
@@ -13,6 +13,7 @@ use std::{env, fs, path::Path};
 /// Feature names a shader may require, and the `wgpu::Features` constant each stands for.
 const FEATURES: &[(&str, &str)] = &[
     ("shader-f16", "SHADER_F16"),
+    ("shader-int64", "SHADER_INT64"),
     ("subgroups", "SUBGROUP"),
     ("subgroup-barrier", "SUBGROUP_BARRIER"),
 ];

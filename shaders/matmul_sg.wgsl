@@ -1,7 +1,7 @@
-// matmul_sg.wgsl: the subgroup variant of matmul.wgsl (same math, bindings and Params; imports its helpers).
+// matmul_sg.wgsl: the subgroup variant of matmul.wgsl (same math, bindings and Params; matmul_core.wgsl).
 //   C[bt, i, j] = sum_k op(A)[bt, i, k] * op(B)[bt, k, j] (+ bias[j]);  sums[bt, i] = sum_k op(A)[bt, i, k]
-// requires: subgroups
-// imports: matmul
+// requires: subgroups, shader-int64
+// imports: matmul_core
 //
 // matmul_sg8: one subgroup of 8 lanes per workgroup computes a 32 x 32 tile of C. Lane l owns columns
 // 4l..4l+3 (one vec4) of all 32 rows. Each 4-wide step of k, every lane loads four vec4s of op(A) (xa[0..4])
@@ -13,6 +13,27 @@
 // uses no workgroup memory and no barrier (measured: 8 rows per tile 26, 16 rows 31-34, 32 rows 39-46
 // GFLOP/s at 1024^3 on a quiet machine; see BENCHMARKS.md for the losers). Chosen when the subgroup is
 // exactly 8 lanes wide (the launcher checks).
+
+// A and B are bound as arrays of vec2<u64> and each vec4<f32> is read as two 64-bit words: llvmpipe loads
+// storage one lane and one component at a time, so 2 components cost less than 4 (the same bytes; measured
+// on lavapipe: matmul 1024^3 12-16% faster, bert_tiny_step 8-11%; BENCHMARKS.md, "64-bit loads").
+@group(0) @binding(1) var<storage, read> a: array<vec2<u64>>; // A: [batch?, m, k] or [batch?, k, m], flat
+@group(0) @binding(2) var<storage, read> b: array<vec2<u64>>; // B: [batch?, k, n] or [batch?, n, k], flat
+
+// The four f32s in two 64-bit words (little-endian: the low word first).
+fn unpack(x: vec2<u64>) -> vec4<f32> {
+    let h = x >> vec2<u32>(32u);
+    return bitcast<vec4<f32>>(vec4<u32>(u32(x.x & 0xfffffffflu), u32(h.x), u32(x.y & 0xfffffffflu), u32(h.y)));
+}
+
+// A's (B's) vec4 at vec4 index i.
+fn la(i: u32) -> vec4<f32> {
+    return unpack(a[i]);
+}
+
+fn lb(i: u32) -> vec4<f32> {
+    return unpack(b[i]);
+}
 
 // The row of the tile that accumulator 8i + s holds (see the header).
 fn tile_row(i: u32, s: u32) -> u32 {

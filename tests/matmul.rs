@@ -287,7 +287,7 @@ fn a_tiling_the_adapter_lacks_is_a_clear_error() {
         })
         .unwrap_err();
     assert!(
-        matches!(e, Error::Gpu(ref m) if m.contains("shaders/matmul_sg.wgsl requires the adapter feature(s) subgroups")),
+        matches!(e, Error::Gpu(ref m) if m.contains("shaders/matmul_sg.wgsl requires the adapter feature(s)") && m.contains("subgroups")),
         "dispatching the subgroup module without subgroups: {e}"
     );
     // The default takes the portable kernel, which gives the product on this device.
@@ -295,6 +295,19 @@ fn a_tiling_the_adapter_lacks_is_a_clear_error() {
     let want = matmul_ref(&av, &bv, None, 1, 5, 3, 7, false, false, false, false);
     let err = rel_l2(&got, &want);
     assert!(err <= 1e-5, "portable matmul on a device without subgroups: rel L2 error {err:.2e} > 1e-5");
+
+    // matmul_sg8 reads A and B as 64-bit words: a device without 64-bit integers (opened so here; OpenGL has
+    // none) gets the portable kernel too, and forcing the subgroup tiling names the missing feature.
+    let g = Gpu::new(&GpuOptions { disable: wgpu::Features::SHADER_INT64, ..Default::default() }).unwrap();
+    assert!(!g.supports("matmul_sg") && g.supports("matmul"), "matmul_sg needs 64-bit integers");
+    assert_eq!(MatmulTiling::for_adapter(&g), MatmulTiling::Invocation);
+    let a = Tensor::from_slice(&g, &av, &[5, 7]).unwrap();
+    let b = Tensor::from_slice(&g, &bv, &[7, 3]).unwrap();
+    let e = matmul_with(&g, &a, &b, false, false, None, MatmulTiling::Subgroup8).unwrap_err();
+    assert!(matches!(e, Error::Gpu(ref m) if m.contains("shader-int64")), "forcing the subgroup tiling without 64-bit integers: {e}");
+    let got = matmul(&g, &a, &b, false, false, None).unwrap().to_vec::<f32>(&g).unwrap();
+    let err = rel_l2(&got, &want);
+    assert!(err <= 1e-5, "portable matmul on a device without 64-bit integers: rel L2 error {err:.2e} > 1e-5");
 }
 
 #[test]

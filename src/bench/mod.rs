@@ -261,7 +261,7 @@ pub fn peaks(b: &mut Bench) -> Result<()> {
     let y = Tensor::empty(gpu, &[n * 4], DType::F32)?;
     let p = CopyParams { n: n as u32, _pad: [0; 3] };
     let groups = gpu.grid_1d(n.div_ceil(256))?;
-    let row = b.time("peak_copy", &format!("{}MiB", n * 16 >> 20), Work::bytes(2.0 * 16.0 * n as f64), |g| {
+    let row = b.time("peak_copy", &format!("{}MiB", (n * 16) >> 20), Work::bytes(2.0 * 16.0 * n as f64), |g| {
         launch(g, "bench_copy", "peak_copy", &[], &p, &[&x], &[&y], groups)
     })?;
     b.peak_gbps = row.and_then(|r| r.gbps).unwrap_or(f64::NAN);
@@ -284,14 +284,14 @@ pub fn load_rate(b: &mut Bench) -> Result<()> {
     let gpu = b.gpu;
     let n = if gpu.is_cpu() { 4 << 20 } else { 64 << 20 }; // vec4 elements read: 64 MiB / 1 GiB
     let n = n.min((gpu.limits().max_storage_buffer_binding_size / 16) as usize);
-    if !b.wants_row("load_vec4", &format!("{}MiB", n * 16 >> 20)) {
+    if !b.wants_row("load_vec4", &format!("{}MiB", (n * 16) >> 20)) {
         return Ok(());
     }
     let x = Tensor::empty(gpu, &[n * 4], DType::F32)?;
     let y = Tensor::empty(gpu, &[n / 16 * 4], DType::F32)?;
     let p = CopyParams { n: n as u32, _pad: [0; 3] };
     let groups = gpu.grid_1d((n / 16).div_ceil(256))?;
-    b.time("load_vec4", &format!("{}MiB", n * 16 >> 20), Work::bytes(16.0 * n as f64 + n as f64), |g| {
+    b.time("load_vec4", &format!("{}MiB", (n * 16) >> 20), Work::bytes(16.0 * n as f64 + n as f64), |g| {
         launch(g, "bench_copy", "load_vec4", &[], &p, &[&x], &[&y], groups)
     })?;
     Ok(())

@@ -59,6 +59,7 @@ pub struct DeviceReport {
 /// Optional features used when the adapter has them.
 const WANTED: &[(wgpu::Features, &str)] = &[
     (wgpu::Features::SHADER_F16, "shader-f16"),
+    (wgpu::Features::SHADER_INT64, "shader-int64"),
     (wgpu::Features::SUBGROUP, "subgroups"),
     (wgpu::Features::SUBGROUP_BARRIER, "subgroup-barrier"),
     (wgpu::Features::TIMESTAMP_QUERY, "timestamp-query"),

@@ -1,11 +1,12 @@
 //! The WGSL modules of `shaders/`, embedded at build time by `build.rs`, with the adapter features each needs.
 //!
-//! A file may head itself with `// requires: subgroups` (or `shader-f16`, `subgroup-barrier`): it is then
-//! compiled only on an adapter that has those features, and the launcher keeps a portable variant in a file
-//! without the line. `// imports: matmul` appends `shaders/matmul.wgsl` to the file, so a variant shares its
-//! portable sibling's bindings and helpers; a file with no entry point is a library of helpers that others
-//! import (`philox`, `tree_sum`, `log_series`). Asking for a module the adapter cannot compile is an error that
-//! names the module and the missing feature (`Gpu::dispatch`), never a shader validation failure.
+//! A file may head itself with `// requires: subgroups` (or `shader-f16`, `shader-int64`, `subgroup-barrier`):
+//! it is then compiled only on an adapter that has those features, and the launcher keeps a portable variant in
+//! a file without the line. `// imports: matmul_core` appends `shaders/matmul_core.wgsl` to the file, so a
+//! variant shares its portable sibling's helpers; a file with no entry point is a library of helpers that
+//! others import (`philox`, `tree_sum`, `log_series`, `matmul_core`, which calls the loads `la`/`lb` each
+//! importer defines). Asking for a module the adapter cannot compile is an error that names the module and the
+//! missing feature (`Gpu::dispatch`), never a shader validation failure.
 
 /// One shader module: a file of `shaders/` with the files it imports appended.
 #[derive(Debug, Clone, Copy)]
@@ -25,6 +26,7 @@ include!(concat!(env!("OUT_DIR"), "/shaders.rs"));
 /// Optional features a shader module may require, with the names `// requires:` and `pretext info` use.
 pub const SHADER_FEATURES: &[(wgpu::Features, &str)] = &[
     (wgpu::Features::SHADER_F16, "shader-f16"),
+    (wgpu::Features::SHADER_INT64, "shader-int64"),
     (wgpu::Features::SUBGROUP, "subgroups"),
     (wgpu::Features::SUBGROUP_BARRIER, "subgroup-barrier"),
 ];

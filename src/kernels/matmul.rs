@@ -1,4 +1,4 @@
-//! Matrix products (`shaders/matmul.wgsl`, and `shaders/matmul_sg.wgsl` where the adapter has subgroups):
+//! Matrix products (`shaders/matmul.wgsl`, and `shaders/matmul_sg.wgsl` where the adapter has subgroups and 64-bit integers):
 //! C = op(A)·op(B) (+ bias), batched, either operand transposed in place.
 //! Dimensions: `batch` (optional leading axis), `m` rows of C, `n` columns of C, `k` the contracted axis.
 //! `matmul` takes contiguous tensors; `matmul_strided` takes strided views (`MatView`) with a two-level batch
@@ -76,8 +76,8 @@ impl<'a> MatView<'a> {
 /// Which kernel computes a product; `for_adapter` picks one by rule (no autotuning), `matmul_with` forces one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatmulTiling {
-    /// `matmul_sg8` (`shaders/matmul_sg.wgsl`, needs subgroups of exactly 8 lanes): one subgroup per 32 x 32
-    /// tile, A shared by subgroup broadcast (CPU adapters).
+    /// `matmul_sg8` (`shaders/matmul_sg.wgsl`, needs subgroups of exactly 8 lanes and 64-bit integers): one
+    /// subgroup per 32 x 32 tile, A shared by subgroup broadcast, A and B read as 64-bit words (CPU adapters).
     Subgroup8,
     /// `matmul_tile` (`shaders/matmul.wgsl`, portable): an 8 x 4 register tile per invocation, 64 x 32 per workgroup.
     Invocation,
@@ -117,9 +117,11 @@ impl MatmulTiling {
     pub fn check(self, gpu: &Gpu) -> Result<()> {
         let (shader, entry) = self.kernel();
         if !gpu.supports(shader) {
+            let needs = crate::gpu::shaders::get(shader).map(|s| crate::gpu::shaders::feature_names(s.requires).join(", "));
             return Err(Error::Gpu(format!(
-                "matmul: tiling {self:?} ({entry} in shaders/{shader}.wgsl) needs the adapter feature subgroups, \
-                 which {} does not have; MatmulTiling::Invocation runs everywhere",
+                "matmul: tiling {self:?} ({entry} in shaders/{shader}.wgsl) needs the adapter features {}, \
+                 which {} does not have (all of them); MatmulTiling::Invocation runs everywhere",
+                needs.unwrap_or_default(),
                 gpu.name()
             )));
         }
