@@ -12,11 +12,12 @@
 // lanes, so the cost is the number of load instructions: this layout makes each loaded float feed 16 FMAs and
 // uses no workgroup memory and no barrier (measured: 8 rows per tile 26, 16 rows 31-34, 32 rows 39-46
 // GFLOP/s at 1024^3 on a quiet machine; see BENCHMARKS.md for the losers). Chosen when the subgroup is
-// exactly 8 lanes wide (the launcher checks).
+// exactly 8 lanes wide and the adapter has 64-bit integers (the launcher checks).
 
 // A and B are bound as arrays of vec2<u64> and each vec4<f32> is read as two 64-bit words: llvmpipe loads
-// storage one lane and one component at a time, so 2 components cost less than 4 (the same bytes; measured
-// on lavapipe: matmul 1024^3 12-16% faster, bert_tiny_step 8-11%; BENCHMARKS.md, "64-bit loads").
+// storage one lane and one component at a time, so 2 components cost less than 4 for the same bytes (measured
+// on lavapipe: the bench's products 5-20% faster, a bert_tiny_step's kernel time 7.5% less; BENCHMARKS.md).
+// Every index stays a vec4 index, so alignment and masking are matmul_core's.
 @group(0) @binding(1) var<storage, read> a: array<vec2<u64>>; // A: [batch?, m, k] or [batch?, k, m], flat
 @group(0) @binding(2) var<storage, read> b: array<vec2<u64>>; // B: [batch?, k, n] or [batch?, n, k], flat
 

@@ -78,10 +78,12 @@ fn a_cpu_adapter_through_opengl_is_named_as_such() {
 
 #[test]
 fn info_says_which_variants_the_adapter_gets() {
-    // As opened: the subgroup matmul exactly where a CPU adapter has 8-lane subgroups (lavapipe's Vulkan).
+    // As opened: the subgroup matmul exactly where a CPU adapter has 8-lane subgroups and 64-bit integers
+    // (lavapipe's Vulkan).
     let j: serde_json::Value = serde_json::from_str(ok(&["info", "--json"], None).trim()).expect("info --json");
-    let subgroups = j["features"].as_array().expect("features").iter().any(|f| f == "subgroups");
-    let sg8 = subgroups && j["device_type"] == "Cpu" && j["subgroup_min_size"] == 8 && j["subgroup_max_size"] == 8;
+    let has = |name: &str| j["features"].as_array().expect("features").iter().any(|f| f == name);
+    let (subgroups, int64) = (has("subgroups"), has("shader-int64"));
+    let sg8 = subgroups && int64 && j["device_type"] == "Cpu" && j["subgroup_min_size"] == 8 && j["subgroup_max_size"] == 8;
     let v = &j["variants"];
     let matmul = v["matmul"].as_str().expect("variants.matmul");
     assert_eq!(matmul.starts_with("matmul_sg8 (shaders/matmul_sg.wgsl)"), sg8, "{j}");
@@ -89,8 +91,8 @@ fn info_says_which_variants_the_adapter_gets() {
     assert_eq!(v["attention"].as_str().expect("variants.attention").starts_with("matmul path"), sg8, "{j}");
     let modules = v["feature_modules"].as_array().expect("variants.feature_modules");
     let sg = modules.iter().find(|m| m["name"] == "matmul_sg").expect("matmul_sg listed");
-    assert_eq!(sg["requires"], serde_json::json!(["subgroups"]));
-    assert_eq!(sg["available"], subgroups, "{j}");
+    assert_eq!(sg["requires"], serde_json::json!(["shader-int64", "subgroups"]));
+    assert_eq!(sg["available"], subgroups && int64, "{j}");
     // Opened without subgroups: every family's portable variant, on any adapter.
     let j: serde_json::Value =
         serde_json::from_str(ok(&["--disable", "subgroups", "info", "--json"], None).trim()).expect("info --json");
@@ -100,9 +102,14 @@ fn info_says_which_variants_the_adapter_gets() {
     let sg = j["variants"]["feature_modules"].as_array().expect("modules").iter().find(|m| m["name"] == "matmul_sg").cloned();
     assert_eq!(sg.expect("matmul_sg listed")["available"], false, "{j}");
     let text = ok(&["--disable", "subgroups", "info"], None);
-    for want in ["variants", "matmul_tile (shaders/matmul.wgsl)", "shaders/matmul_sg.wgsl", "needs subgroups: not available"] {
+    for want in ["variants", "matmul_tile (shaders/matmul.wgsl)", "shaders/matmul_sg.wgsl", "needs shader-int64, subgroups: not available"] {
         assert!(text.contains(want), "info lacks {want}: {text}");
     }
+    // Opened without 64-bit integers (matmul_sg8 reads its operands as 64-bit words): the portable matmul.
+    let j: serde_json::Value =
+        serde_json::from_str(ok(&["--disable", "shader-int64", "info", "--json"], None).trim()).expect("info --json");
+    assert!(!j["features"].as_array().expect("features").iter().any(|f| f == "shader-int64"), "{j}");
+    assert!(j["variants"]["matmul"].as_str().expect("matmul").starts_with("matmul_tile"), "{j}");
     let err = fails(&["--disable", "subgroup", "info"]);
     assert!(err.contains("unknown feature \"subgroup\"") && err.contains("subgroups"), "{err}");
 }
