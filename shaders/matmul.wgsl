@@ -5,13 +5,21 @@
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>; // A: [batch?, m, k] or [batch?, k, m], flat
 @group(0) @binding(2) var<storage, read> b: array<vec4<f32>>; // B: [batch?, k, n] or [batch?, n, k], flat
 
-// A's (B's) vec4 at vec4 index i.
+// A's (B's) vec4 at vec4 index i, and element e.
 fn la(i: u32) -> vec4<f32> {
     return a[i];
 }
 
 fn lb(i: u32) -> vec4<f32> {
     return b[i];
+}
+
+fn a_at(e: u32) -> f32 {
+    return a[e >> 2u][e & 3u];
+}
+
+fn b_at(e: u32) -> f32 {
+    return b[e >> 2u][e & 3u];
 }
 
 // C tile of 64 x 32 per workgroup of 8 x 8 invocations; invocation (x, y) owns rows 8y..8y+7 and

@@ -15,10 +15,10 @@
 //   matmul_sg8  (matmul_sg.wgsl, compiled only on adapters with subgroups and 64-bit integers) one 8-lane
 //               subgroup per 32 x 32 tile, A shared by subgroup broadcast.
 // The importer declares A and B (bindings 1 and 2) and reads them through la(i) and lb(i), the vec4 at vec4
-// index i: matmul.wgsl binds arrays of vec4<f32>, matmul_sg.wgsl arrays of vec2<u64> (same bytes, half the
-// load instructions; see its header).
+// index i, and a_at(e) and b_at(e), the element at index e: matmul.wgsl binds arrays of vec4<f32>,
+// matmul_sg.wgsl arrays of vec2<u64> (the same bytes in half the load components; see its header).
 // Loads: A and B are read as vec4s (the binding is rounded up to 16 bytes by the launcher); the vec4 paths
-// read whole vec4s, the others read scalars `la(e >> 2)[e & 3]`:
+// read whole vec4s, the others read scalars:
 //   VEC_A, !TRANS_A: op(A) rows contiguous in k, k % 4 == 0: one vec4 along k per row.
 //   VEC_A, TRANS_A:  A's rows (k) contiguous in m, aligned: one vec4 along m per k (4 rows of op(A)), four
 //                    steps of k transposed in registers (load_a_cols) - as fast as the untransposed path.
@@ -69,14 +69,6 @@ struct Params {
 // Offset of batch bt of an operand with strides (outer, inner).
 fn batch_offset(bt: u32, outer: u32, inner: u32) -> u32 {
     return (bt / p.inner) * outer + (bt % p.inner) * inner;
-}
-
-fn a_at(e: u32) -> f32 {
-    return la(e >> 2u)[e & 3u];
-}
-
-fn b_at(e: u32) -> f32 {
-    return lb(e >> 2u)[e & 3u];
 }
 
 // op(A)[row, k0..k0+4] (row < m), zero where k >= p.k.

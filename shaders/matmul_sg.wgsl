@@ -16,7 +16,8 @@
 
 // A and B are bound as arrays of vec2<u64> and each vec4<f32> is read as two 64-bit words: llvmpipe loads
 // storage one lane and one component at a time, so 2 components cost less than 4 for the same bytes (measured
-// on lavapipe: the bench's products 5-20% faster, a bert_tiny_step's kernel time 7.5% less; BENCHMARKS.md).
+// on lavapipe: the bench's products 5-15% faster, the three training steps' kernel time 11-18% less;
+// BENCHMARKS.md). A single element is read as the one word that holds it.
 // Every index stays a vec4 index, so alignment and masking are matmul_core's.
 @group(0) @binding(1) var<storage, read> a: array<vec2<u64>>; // A: [batch?, m, k] or [batch?, k, m], flat
 @group(0) @binding(2) var<storage, read> b: array<vec2<u64>>; // B: [batch?, k, n] or [batch?, n, k], flat
@@ -27,13 +28,26 @@ fn unpack(x: vec2<u64>) -> vec4<f32> {
     return bitcast<vec4<f32>>(vec4<u32>(u32(x.x & 0xfffffffflu), u32(h.x), u32(x.y & 0xfffffffflu), u32(h.y)));
 }
 
-// A's (B's) vec4 at vec4 index i.
+// The f32 at element e of a word pair: the low or the high half of word (e / 2) % 2.
+fn half_of(w: u64, e: u32) -> f32 {
+    return bitcast<f32>(u32((w >> (32u * (e & 1u))) & 0xfffffffflu));
+}
+
+// A's (B's) vec4 at vec4 index i, and element e (one 64-bit word loaded, not two).
 fn la(i: u32) -> vec4<f32> {
     return unpack(a[i]);
 }
 
 fn lb(i: u32) -> vec4<f32> {
     return unpack(b[i]);
+}
+
+fn a_at(e: u32) -> f32 {
+    return half_of(a[e >> 2u][(e >> 1u) & 1u], e);
+}
+
+fn b_at(e: u32) -> f32 {
+    return half_of(b[e >> 2u][(e >> 1u) & 1u], e);
 }
 
 // The row of the tile that accumulator 8i + s holds (see the header).
