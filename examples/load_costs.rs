@@ -6,7 +6,7 @@
 //! neighbouring elements (as the matmul's loads of B do), so the rows differ only in how the bytes are fetched.
 use wgpu::util::DeviceExt;
 
-/// Loads through storage, uniform and workgroup memory, and the FMA probe at two unrollings.
+/// Loads through storage, uniform and workgroup memory (the FMA probe is appended by `fma_entry`).
 const PORTABLE: &str = r#"
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> out: array<vec4<f32>>;
@@ -46,39 +46,25 @@ fn workgroup_f32x4(@builtin(global_invocation_id) g: vec3<u32>, @builtin(local_i
     for (var t = 0u; t < TRIPS; t++) { acc += shared_x[(l + t * 64u) & 1023u]; }
     out[g.x] = acc;
 }
-
-// 8 independent vec4 chains c = c * a + b: one FMA per chain per trip of the loop, 4096 trips
-@compute @workgroup_size(64)
-fn fma_unrolled_1(@builtin(global_invocation_id) g: vec3<u32>) {
-    let a = vec4<f32>(0.999); let b = vec4<f32>(1e-3);
-    var c0 = vec4<f32>(f32(g.x)); var c1 = c0 + 1.0; var c2 = c0 + 2.0; var c3 = c0 + 3.0;
-    var c4 = c0 + 4.0; var c5 = c0 + 5.0; var c6 = c0 + 6.0; var c7 = c0 + 7.0;
-    for (var t = 0u; t < 4096u; t++) {
-        c0 = fma(c0, a, b); c1 = fma(c1, a, b); c2 = fma(c2, a, b); c3 = fma(c3, a, b);
-        c4 = fma(c4, a, b); c5 = fma(c5, a, b); c6 = fma(c6, a, b); c7 = fma(c7, a, b);
-    }
-    out[g.x] = c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7;
-}
-
-// the same FMAs, four per chain per trip, 1024 trips
-@compute @workgroup_size(64)
-fn fma_unrolled_4(@builtin(global_invocation_id) g: vec3<u32>) {
-    let a = vec4<f32>(0.999); let b = vec4<f32>(1e-3);
-    var c0 = vec4<f32>(f32(g.x)); var c1 = c0 + 1.0; var c2 = c0 + 2.0; var c3 = c0 + 3.0;
-    var c4 = c0 + 4.0; var c5 = c0 + 5.0; var c6 = c0 + 6.0; var c7 = c0 + 7.0;
-    for (var t = 0u; t < 1024u; t++) {
-        c0 = fma(c0, a, b); c1 = fma(c1, a, b); c2 = fma(c2, a, b); c3 = fma(c3, a, b);
-        c4 = fma(c4, a, b); c5 = fma(c5, a, b); c6 = fma(c6, a, b); c7 = fma(c7, a, b);
-        c0 = fma(c0, a, b); c1 = fma(c1, a, b); c2 = fma(c2, a, b); c3 = fma(c3, a, b);
-        c4 = fma(c4, a, b); c5 = fma(c5, a, b); c6 = fma(c6, a, b); c7 = fma(c7, a, b);
-        c0 = fma(c0, a, b); c1 = fma(c1, a, b); c2 = fma(c2, a, b); c3 = fma(c3, a, b);
-        c4 = fma(c4, a, b); c5 = fma(c5, a, b); c6 = fma(c6, a, b); c7 = fma(c7, a, b);
-        c0 = fma(c0, a, b); c1 = fma(c1, a, b); c2 = fma(c2, a, b); c3 = fma(c3, a, b);
-        c4 = fma(c4, a, b); c5 = fma(c5, a, b); c6 = fma(c6, a, b); c7 = fma(c7, a, b);
-    }
-    out[g.x] = c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7;
-}
 "#;
+
+/// The FMA probe as `pretext bench`'s `peak_fma`: 8 independent vec4 chains c = c * a + b, `unroll` FMAs per
+/// chain per trip of the loop and 4096 per chain in all, so the entries differ only in how often the loop turns.
+fn fma_entry(unroll: usize) -> String {
+    let round = "c0 = fma(c0, a, b); c1 = fma(c1, a, b); c2 = fma(c2, a, b); c3 = fma(c3, a, b); \
+                 c4 = fma(c4, a, b); c5 = fma(c5, a, b); c6 = fma(c6, a, b); c7 = fma(c7, a, b);";
+    format!(
+        "@compute @workgroup_size(64)\n\
+         fn fma_unrolled_{unroll}(@builtin(global_invocation_id) g: vec3<u32>) {{\n\
+         let a = vec4<f32>(0.999); let b = vec4<f32>(1e-3);\n\
+         var c0 = vec4<f32>(f32(g.x)); var c1 = c0 + 1.0; var c2 = c0 + 2.0; var c3 = c0 + 3.0;\n\
+         var c4 = c0 + 4.0; var c5 = c0 + 5.0; var c6 = c0 + 6.0; var c7 = c0 + 7.0;\n\
+         for (var t = 0u; t < {}u; t++) {{ {} }}\n\
+         out[g.x] = c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7;\n}}\n",
+        4096 / unroll,
+        vec![round; unroll].join(" ")
+    )
+}
 
 /// The storage loads again, with the same bytes fetched as 64-bit words.
 const INT64: &str = r#"
@@ -184,7 +170,7 @@ fn main() {
     };
     let module = |src: &str| device.create_shader_module(wgpu::ShaderModuleDescriptor { label: None, source: wgpu::ShaderSource::Wgsl(src.into()) });
 
-    let portable = module(PORTABLE);
+    let portable = module(&format!("{PORTABLE}{}{}", fma_entry(1), fma_entry(4)));
     let wide = features.contains(wgpu::Features::SHADER_INT64).then(|| module(INT64));
     let all = (BYTES / 16) as f64;
     for (what, window) in [("streaming 64 MiB", all), ("re-reading 64 KiB", 4096.0)] {
