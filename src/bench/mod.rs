@@ -255,8 +255,7 @@ pub fn peaks(b: &mut Bench) -> Result<()> {
     })?;
     b.peak_gflops = row.and_then(|r| r.gflops).unwrap_or(f64::NAN);
 
-    let n = if gpu.is_cpu() { 4 << 20 } else { 64 << 20 }; // vec4 elements: 64 MiB / 1 GiB
-    let n = n.min((gpu.limits().max_storage_buffer_binding_size / 16) as usize);
+    let n = probe_vec4s(gpu);
     let x = Tensor::empty(gpu, &[n * 4], DType::F32)?;
     let y = Tensor::empty(gpu, &[n * 4], DType::F32)?;
     let p = CopyParams { n: n as u32, _pad: [0; 3] };
@@ -278,12 +277,18 @@ pub fn peak_fma_and_copy(gpu: &Gpu) -> Result<(f64, f64)> {
     Ok((b.peak_gflops, b.peak_gbps))
 }
 
-/// `load_vec4`: the rate of vec4 storage loads (sixteen loads per store), in GB/s against `peak_copy`. On
-/// llvmpipe every storage load is a loop over the subgroup's 8 lanes, and this rate bounds every kernel's.
+/// The vec4 elements the bandwidth probes read: 64 MiB on a CPU adapter, 1 GiB on a GPU, within one binding.
+fn probe_vec4s(gpu: &Gpu) -> usize {
+    let n = if gpu.is_cpu() { 4 << 20 } else { 64 << 20 };
+    n.min((gpu.limits().max_storage_buffer_binding_size / 16) as usize)
+}
+
+/// `load_vec4`: the rate of vec4 storage loads (sixteen loads per store, neighbouring lanes reading
+/// neighbouring vec4s), in GB/s against `peak_copy`: on llvmpipe, where every storage load is a loop over
+/// the subgroup's 8 lanes, what a kernel that streams its inputs can expect.
 pub fn load_rate(b: &mut Bench) -> Result<()> {
     let gpu = b.gpu;
-    let n = if gpu.is_cpu() { 4 << 20 } else { 64 << 20 }; // vec4 elements read: 64 MiB / 1 GiB
-    let n = n.min((gpu.limits().max_storage_buffer_binding_size / 16) as usize);
+    let n = probe_vec4s(gpu);
     if !b.wants_row("load_vec4", &format!("{}MiB", (n * 16) >> 20)) {
         return Ok(());
     }

@@ -4,8 +4,8 @@
 //! it is then compiled only on an adapter that has those features, and the launcher keeps a portable variant in
 //! a file without the line. `// imports: matmul_core` appends `shaders/matmul_core.wgsl` to the file, so a
 //! variant shares its portable sibling's helpers; a file with no entry point is a library of helpers that
-//! others import (`philox`, `tree_sum`, `log_series`, `matmul_core`, which calls the loads `la`/`lb` each
-//! importer defines). Asking for a module the adapter cannot compile is an error that names the module and the
+//! others import (`philox`, `tree_sum`, `log_series`, `matmul_core`, which calls the loads `la`, `lb`, `a_at`
+//! and `b_at` that each importer defines). Asking for a module the adapter cannot compile is an error that names the module and the
 //! missing feature (`Gpu::dispatch`), never a shader validation failure.
 
 /// One shader module: a file of `shaders/` with the files it imports appended.
