@@ -1,6 +1,8 @@
 // activation.wgsl: elementwise activations y = f(x) and their backward dx = dy * f'(x), over n elements.
-// Each invocation takes 4 elements, WG apart (loads stay contiguous across invocations), as one vec4: a
-// quarter of the workgroups, whose fixed cost dominates cheap elementwise kernels on lavapipe.
+// Each invocation takes one vec4, 4 neighbouring elements, and loads and stores it whole: the tensors are bound
+// rounded up to whole vec4s (kernels::launch_vec4), so the last vec4 may run into its buffer's padding, which
+// is read and written but belongs to no element. (On lavapipe this is 1.6x faster than 4 scalar loads and
+// stores a WG apart with per-element bounds, the previous layout: BENCHMARKS.md.)
 //   gelu_erf:  f = x*Phi(x),  Phi(x) = (1 + erf(x/sqrt2))/2       f' = Phi(x) + x*phi(x),  phi(x) = exp(-x^2/2)/sqrt(2pi)
 //   gelu_tanh: f = x*(1 + t)/2,  t = tanh(u),  u = sqrt(2/pi)*(x + 0.044715x^3)
 //              f' = (1 + t)/2 + x*(1 - t^2)*u'/2,  u' = sqrt(2/pi)*(1 + 3*0.044715x^2)
@@ -11,15 +13,15 @@
 //   sigmoid:   f = 1/(1 + exp(-x)), as 1/(1 + e) for x >= 0 and e/(1 + e) below, e = exp(-|x|) (never
 //              exp of a positive number)                        f' = f(1 - f) = e/(1 + e)^2
 //   erf:       y = erf(x) (the building block of gelu_erf, exposed so tests can measure it)
-// WGSL has no erf: erf_f32 below is a piecewise approximation (max abs error 5.9e-8 simulated in f32 with an
-// exact exp; 8.8e-8 measured on lavapipe over [-6, 6], tests/norms.rs).
+// WGSL has no erf: erf4 below is a piecewise approximation (max abs error 1.1e-7 measured on lavapipe over
+// [-6, 6], tests/norms.rs, against f32's spacing of 6e-8 just below 1).
 // tanh arguments are clamped to +-TANH_CLAMP, where tanh is 1 to f32 precision: some back ends lower tanh
 // through exp and return inf/inf = NaN for large arguments. gelu_tanh's u is clamped to +-GELU_U_CLAMP, where
 // exp(2u) stays finite and s = 1/(1 + exp(-2u)) is 0 or 1 to f32 precision.
 
-struct Params { n: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
+struct Params { n: u32, _pad0: u32, _pad1: u32, _pad2: u32 } // n: vec4s, ceil(elements / 4)
 
-const WG: u32 = 256u;                     // invocations per workgroup; each takes 4 elements
+const WG: u32 = 256u;                     // invocations per workgroup; each takes one vec4
 const TANH_CLAMP: f32 = 15.0;             // tanh(15) = 1 - 1.9e-13
 const SQRT_HALF: f32 = 0.70710678118654752;
 const INV_SQRT_2PI: f32 = 0.39894228040143268;
@@ -31,35 +33,25 @@ const ERF_SMALL: f32 = 0.927734375;       // erf_small below this |a|, 1 - erfc_
 @group(0) @binding(0) var<uniform> p: Params;
 
 // *_fwd, erf_fwd: x -> y
-@group(0) @binding(1) var<storage, read> x: array<f32>;        // [n]
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;  // [n]
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;        // [n]
+@group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;  // [n]
 
 // *_bwd: x, dy -> dx
-@group(0) @binding(2) var<storage, read> dy: array<f32>;       // [n]
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>; // [n]
+@group(0) @binding(2) var<storage, read> dy: array<vec4<f32>>;       // [n]
+@group(0) @binding(3) var<storage, read_write> dx: array<vec4<f32>>; // [n]
 
 fn fma4(a: vec4<f32>, b: vec4<f32>, c: f32) -> vec4<f32> {
     return fma(a, b, vec4<f32>(c));
 }
 
-// erfc(t) for t >= 0.9277 (where erf is computed as 1 - erfc), relative error <= ~1e-6 up to t ~ 6.
-//   t < 2: erfc = exp(-t - t*P(t)), a minimax fit for erf's absolute error (N. Juffa's erff, 0.995 ulp);
-//   t >= 2: erfc = s*exp(-t^2 + Q(s)), s = 1/(1 + t/2) (Numerical Recipes' erfcc, fractional error < 1.2e-7),
-//           which keeps the relative accuracy of the tail that the first form loses past t ~ 2.
-// Both polynomials are evaluated and one exp taken of the selected exponent: no divergent branches (SIMD
-// lanes on a CPU adapter, warps on a GPU, would otherwise run every path).
+// erfc(t) for t >= 0.9277 (where erf is computed as 1 - erfc): s*exp(-t^2 + Q(s)), s = 1/(1 + t/2), Numerical
+// Recipes' erfcc (fractional error < 1.2e-7 for every t >= 0), one polynomial, one division and one exp. (A
+// minimax fit below t = 2 beside it, with both evaluated and one selected, made GELU twice as slow on lavapipe
+// for no measurable gain: erf and GELU keep the same worst errors, tests/norms.rs.)
 // From t = 10 on, erfc(t) <= 2.1e-45 (f32's smallest subnormal is 1.4e-45) is returned as 0, so that x*Phi(x)
 // is exactly 0 for x <= -14.2 whatever the magnitude of x; t is clamped there, so t^2 cannot overflow.
 fn erfc_tail(t_in: vec4<f32>) -> vec4<f32> {
     let t = min(t_in, vec4<f32>(10.0));
-    let tt = t * t;
-    var r = fma4(vec4<f32>(-1.72853470e-5), t, 3.83197126e-4);
-    let u = fma4(vec4<f32>(-3.88396438e-3), t, 2.42546219e-2);
-    r = fma(r, tt, u);
-    r = fma4(r, t, -1.06777877e-1);
-    r = fma4(r, t, -6.34846687e-1);
-    r = fma4(r, t, -1.28717512e-1);
-    r = fma(r, t, -t);
     let s = 1.0 / (1.0 + 0.5 * t);
     var q = fma4(vec4<f32>(0.17087277), s, -0.82215223);
     q = fma4(q, s, 1.48851587);
@@ -70,9 +62,7 @@ fn erfc_tail(t_in: vec4<f32>) -> vec4<f32> {
     q = fma4(q, s, 0.37409196);
     q = fma4(q, s, 1.00002368);
     q = fma4(q, s, -1.26551223);
-    let far = t >= vec4<f32>(2.0);
-    let e = exp(select(r, q - tt, far));
-    return select(select(e, s * e, far), vec4<f32>(0.0), t_in >= vec4<f32>(10.0));
+    return select(s * exp(q - t * t), vec4<f32>(0.0), t_in >= vec4<f32>(10.0));
 }
 
 // erf(a) for |a| <= 0.9277: a + a*P(a^2), a minimax polynomial (N. Juffa's erff, 0.989 ulp).
@@ -107,55 +97,32 @@ fn gelu_tanh_arg(v: vec4<f32>) -> vec4<f32> {
     return clamp(SQRT_2_OVER_PI * (v + GELU_C * v * v * v), vec4<f32>(-GELU_U_CLAMP), vec4<f32>(GELU_U_CLAMP));
 }
 
-// The first of this invocation's 4 elements: workgroup w covers [w*4*WG, (w+1)*4*WG), element k of
-// invocation lid is first + k*WG.
-fn first_elem(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-    return (wid.x + wid.y * nwg.x) * (4u * WG) + lid;
-}
-
-// x (and dy) at i, i+WG, i+2WG, i+3WG; 0 past the end (n >= 1: the launcher dispatches nothing for n = 0).
-fn x_at(i: u32) -> f32 {
-    return select(0.0, x[min(i, p.n - 1u)], i < p.n);
-}
-fn load_x(i: u32) -> vec4<f32> {
-    return vec4<f32>(x_at(i), x_at(i + WG), x_at(i + 2u * WG), x_at(i + 3u * WG));
-}
-fn dy_at(i: u32) -> f32 {
-    return select(0.0, dy[min(i, p.n - 1u)], i < p.n);
-}
-fn load_dy(i: u32) -> vec4<f32> {
-    return vec4<f32>(dy_at(i), dy_at(i + WG), dy_at(i + 2u * WG), dy_at(i + 3u * WG));
-}
-
-// Writes v to y (or dx) at i, i+WG, i+2WG, i+3WG, those below n.
-fn store_y(i: u32, v: vec4<f32>) {
-    if (i < p.n) { y[i] = v.x; }
-    if (i + WG < p.n) { y[i + WG] = v.y; }
-    if (i + 2u * WG < p.n) { y[i + 2u * WG] = v.z; }
-    if (i + 3u * WG < p.n) { y[i + 3u * WG] = v.w; }
-}
-fn store_dx(i: u32, v: vec4<f32>) {
-    if (i < p.n) { dx[i] = v.x; }
-    if (i + WG < p.n) { dx[i + WG] = v.y; }
-    if (i + 2u * WG < p.n) { dx[i + 2u * WG] = v.z; }
-    if (i + 3u * WG < p.n) { dx[i + 3u * WG] = v.w; }
+// This invocation's vec4: workgroups run along x then y (kernels::grid_1d).
+fn vec4_index(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
+    return (wid.x + wid.y * nwg.x) * WG + lid;
 }
 
 // erf_fwd: y = erf(x)
 @compute @workgroup_size(256)
 fn erf_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
-    let i = first_elem(wid, nwg, lid);
-    store_y(i, erf4(load_x(i)));
+    let i = vec4_index(wid, nwg, lid);
+    if (i >= p.n) {
+        return;
+    }
+    y[i] = erf4(x[i]);
 }
 
 // gelu_erf_fwd: y = x*Phi(x)
 @compute @workgroup_size(256)
 fn gelu_erf_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_index) lid: u32) {
-    let i = first_elem(wid, nwg, lid);
-    let v = load_x(i);
-    store_y(i, v * normal_cdf(v));
+    let i = vec4_index(wid, nwg, lid);
+    if (i >= p.n) {
+        return;
+    }
+    let v = x[i];
+    y[i] = v * normal_cdf(v);
 }
 
 // gelu_erf_bwd: dx = dy*(Phi(x) + x*phi(x)); x^2 is clamped at 400 (exp(-200) is 0 in f32) so that a huge
@@ -163,10 +130,13 @@ fn gelu_erf_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
 @compute @workgroup_size(256)
 fn gelu_erf_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_index) lid: u32) {
-    let i = first_elem(wid, nwg, lid);
-    let v = load_x(i);
+    let i = vec4_index(wid, nwg, lid);
+    if (i >= p.n) {
+        return;
+    }
+    let v = x[i];
     let pdf = INV_SQRT_2PI * exp(-0.5 * min(v * v, vec4<f32>(400.0)));
-    store_dx(i, load_dy(i) * (normal_cdf(v) + v * pdf));
+    dx[i] = dy[i] * (normal_cdf(v) + v * pdf);
 }
 
 // gelu_tanh_fwd: y = x*(1 + tanh(u))/2 = x*s, s = 1/(1 + exp(-2u)), u = sqrt(2/pi)*(x + 0.044715x^3);
@@ -174,10 +144,13 @@ fn gelu_erf_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
 @compute @workgroup_size(256)
 fn gelu_tanh_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_index) lid: u32) {
-    let i = first_elem(wid, nwg, lid);
-    let v = load_x(i);
+    let i = vec4_index(wid, nwg, lid);
+    if (i >= p.n) {
+        return;
+    }
+    let v = x[i];
     let u = gelu_tanh_arg(v);
-    store_y(i, v * select(1.0 / (1.0 + exp(-2.0 * u)), vec4<f32>(0.0), u <= vec4<f32>(-GELU_U_CLAMP)));
+    y[i] = v * select(1.0 / (1.0 + exp(-2.0 * u)), vec4<f32>(0.0), u <= vec4<f32>(-GELU_U_CLAMP));
 }
 
 // gelu_tanh_bwd: dx = dy*(s + 2x*s*(1 - s)*u'), s = 1/(1 + exp(-2u)) = (1 + tanh(u))/2, 1 - s = exp(-2u)*s,
@@ -186,65 +159,86 @@ fn gelu_tanh_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
 @compute @workgroup_size(256)
 fn gelu_tanh_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_index) lid: u32) {
-    let i = first_elem(wid, nwg, lid);
-    let v = load_x(i);
+    let i = vec4_index(wid, nwg, lid);
+    if (i >= p.n) {
+        return;
+    }
+    let v = x[i];
     let u = gelu_tanh_arg(v);
     let e = exp(-2.0 * u);
     let s = select(1.0 / (1.0 + e), vec4<f32>(0.0), u <= vec4<f32>(-GELU_U_CLAMP));
     let du = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * v * v);
     let inner = select(vec4<f32>(0.0), 2.0 * v * (e * s) * s * du, abs(u) < vec4<f32>(GELU_U_CLAMP));
-    store_dx(i, load_dy(i) * (s + inner));
+    dx[i] = dy[i] * (s + inner);
 }
 
 // relu_fwd: y = max(x, 0)
 @compute @workgroup_size(256)
 fn relu_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
-    let i = first_elem(wid, nwg, lid);
-    store_y(i, max(load_x(i), vec4<f32>(0.0)));
+    let i = vec4_index(wid, nwg, lid);
+    if (i >= p.n) {
+        return;
+    }
+    y[i] = max(x[i], vec4<f32>(0.0));
 }
 
 // relu_bwd: dx = dy if x > 0 else 0 (the derivative at 0 is taken as 0, as PyTorch)
 @compute @workgroup_size(256)
 fn relu_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
-    let i = first_elem(wid, nwg, lid);
-    store_dx(i, select(vec4<f32>(0.0), load_dy(i), load_x(i) > vec4<f32>(0.0)));
+    let i = vec4_index(wid, nwg, lid);
+    if (i >= p.n) {
+        return;
+    }
+    dx[i] = select(vec4<f32>(0.0), dy[i], x[i] > vec4<f32>(0.0));
 }
 
 // tanh_fwd: y = tanh(clamp(x, +-TANH_CLAMP))
 @compute @workgroup_size(256)
 fn tanh_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
-    let i = first_elem(wid, nwg, lid);
-    store_y(i, tanh(clamp(load_x(i), vec4<f32>(-TANH_CLAMP), vec4<f32>(TANH_CLAMP))));
+    let i = vec4_index(wid, nwg, lid);
+    if (i >= p.n) {
+        return;
+    }
+    y[i] = tanh(clamp(x[i], vec4<f32>(-TANH_CLAMP), vec4<f32>(TANH_CLAMP)));
 }
 
 // tanh_bwd: dx = dy*(1 - tanh(x)^2)
 @compute @workgroup_size(256)
 fn tanh_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
-    let i = first_elem(wid, nwg, lid);
-    let t = tanh(clamp(load_x(i), vec4<f32>(-TANH_CLAMP), vec4<f32>(TANH_CLAMP)));
-    store_dx(i, load_dy(i) * (1.0 - t * t));
+    let i = vec4_index(wid, nwg, lid);
+    if (i >= p.n) {
+        return;
+    }
+    let t = tanh(clamp(x[i], vec4<f32>(-TANH_CLAMP), vec4<f32>(TANH_CLAMP)));
+    dx[i] = dy[i] * (1.0 - t * t);
 }
 
 // sigmoid_fwd: y = 1/(1 + e) for x >= 0, e/(1 + e) below, e = exp(-|x|)
 @compute @workgroup_size(256)
 fn sigmoid_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) {
-    let i = first_elem(wid, nwg, lid);
-    let v = load_x(i);
+    let i = vec4_index(wid, nwg, lid);
+    if (i >= p.n) {
+        return;
+    }
+    let v = x[i];
     let e = exp(-abs(v));
-    store_y(i, select(e / (1.0 + e), 1.0 / (1.0 + e), v >= vec4<f32>(0.0)));
+    y[i] = select(e / (1.0 + e), 1.0 / (1.0 + e), v >= vec4<f32>(0.0));
 }
 
 // sigmoid_bwd: dx = dy*e/(1 + e)^2, e = exp(-|x|) (= dy*f(1 - f) without the cancellation of 1 - f near 1)
 @compute @workgroup_size(256)
 fn sigmoid_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) {
-    let i = first_elem(wid, nwg, lid);
-    let e = exp(-abs(load_x(i)));
+    let i = vec4_index(wid, nwg, lid);
+    if (i >= p.n) {
+        return;
+    }
+    let e = exp(-abs(x[i]));
     let d = 1.0 + e;
-    store_dx(i, load_dy(i) * e / (d * d));
+    dx[i] = dy[i] * e / (d * d);
 }

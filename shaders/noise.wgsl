@@ -3,7 +3,7 @@
 // imports: dropout, log_series
 // The generator is dropout.wgsl's, imported whole (appended to this file): its Philox-4x32-10 `philox`, its
 // parameter block `p` (n, blocks, the seed as key, first block q = offset / 4, skip = offset % 4, threshold,
-// scale) and its entry point.
+// scale), `block_words` (the 4 words of block q = offset / 4 + g) and its entry points.
 //   normal: z_out[i] = z(offset + i), the standard normal by Box-Muller on the words of block q = e / 4:
 //             u1 = ((w0 >> 8) + 0.5) / 2^24 in (0, 1),  u2 = (w1 >> 8) / 2^24 in [0, 1),  r = sqrt(-2 ln u1)
 //             z(4q) = r cos(2 pi u2),  z(4q + 1) = r sin(2 pi u2);  z(4q + 2), z(4q + 3) likewise from (w2, w3)
@@ -13,7 +13,7 @@
 //           polynomial. Likewise -ln u1 for u1 >= 1/2 is 2 atanh(v / (2 - v)), v = 1 - u1 (exact), by its series:
 //           a built-in log accurate only in absolute terms near 1 (lavapipe: ~1e-7) would put an error of
 //           1e-7 / r into the rare small radii.
-//   mask:   masking noise, y[i] = keep(offset + i) ? x[i] : 0, is the imported `dropout` entry with scale 1: the
+//   mask:   masking noise, y[i] = keep(offset + i) ? x[i] : 0, is the imported `dropout` (or `dropout4`) entry with scale 1: the
 //           same keep decision as dropout(x, p, seed, offset), the kept entries unscaled.
 // Each invocation computes one Philox block (4 words) for the stream positions 4q .. 4q+3 and writes those
 // inside [offset, offset + n).
@@ -23,13 +23,6 @@
 
 const TWO_PI: f32 = 6.283185307179586;
 const INV_2_24: f32 = 5.9604644775390625e-8;   // 2^-24
-
-// The Philox block of this invocation: block q = offset / 4 + g (64-bit add with carry).
-fn block(g: u32) -> vec4<u32> {
-    let q_lo = p.q_lo + g;
-    let q_hi = p.q_hi + select(0u, 1u, q_lo < g);
-    return philox(vec4<u32>(q_lo, q_hi, 0u, 0u), vec2<u32>(p.key_lo, p.key_hi));
-}
 
 // Invocation index over a grid folded into x and y (Gpu::grid_1d).
 fn block_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
@@ -82,7 +75,7 @@ fn normal(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     if (g >= p.blocks) {
         return;
     }
-    let w = block(g);
+    let w = block_words(g);
     let z01 = box_muller(w.x, w.y);
     let z23 = box_muller(w.z, w.w);
     let z = vec4<f32>(z01.x, z01.y, z23.x, z23.y);

@@ -10,10 +10,14 @@
 //                  aux = [s, trust], trust = eta*pn/(gn + wd*pn), or 1 when pn == 0 or gn == 0
 //   sgd:           d = grad*s + wd*p   buf = mom*buf + trust*d   p -= lr*buf   (trust = 1 without LARS;
 //                  with mom == 0, buf = trust*d: PyTorch keeps no buffer then, the update is the same)
-// Every elementwise entry: one element per invocation, 256 per workgroup, workgroups along x then y.
+// Every elementwise entry (adamw, adamw_scaled, ema, sgd): one vec4, 4 neighbouring elements, per invocation,
+// loaded and stored whole, 256 per workgroup, workgroups along x then y; `n` counts vec4s. The tensors are
+// bound rounded up to whole vec4s (kernels::launch_vec4), so the last vec4 may run into the buffers' padding,
+// updated but belonging to no element. (On lavapipe a vec4 costs about what one f32 does: AdamW 2x faster than
+// one element per invocation, BENCHMARKS.md.)
 
 struct AdamParams {
-    n: u32,
+    n: u32,             // vec4s: ceil(elements / 4)
     lerp_w: f32,        // 1 - beta1
     beta2: f32,
     one_m_beta2: f32,   // 1 - beta2
@@ -31,32 +35,32 @@ struct SgdParams { n: u32, lr: f32, momentum: f32, weight_decay: f32, lars: u32,
 
 @group(0) @binding(0) var<uniform> adam: AdamParams;
 
-// adamw (reads grad; writes param, m, v)
-@group(0) @binding(1) var<storage, read> grad: array<f32>;
-@group(0) @binding(2) var<storage, read_write> param_u: array<f32>;
-@group(0) @binding(3) var<storage, read_write> m_u: array<f32>;
-@group(0) @binding(4) var<storage, read_write> v_u: array<f32>;
+// adamw (reads grad; writes param, m, v); sgd reads grad too
+@group(0) @binding(1) var<storage, read> grad: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> param_u: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> m_u: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> v_u: array<vec4<f32>>;
 // adamw_scaled (reads grad, grad_scale; writes param, m, v)
 @group(0) @binding(2) var<storage, read> grad_scale: array<f32>;   // [1]
-@group(0) @binding(3) var<storage, read_write> param_s: array<f32>;
-@group(0) @binding(4) var<storage, read_write> m_s: array<f32>;
-@group(0) @binding(5) var<storage, read_write> v_s: array<f32>;
+@group(0) @binding(3) var<storage, read_write> param_s: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> m_s: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> v_s: array<vec4<f32>>;
 
 fn flat(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>) -> u32 {
     return (wid.x + wid.y * nwg.x) * 256u + lid.x;
 }
 
 // torch.lerp: start + w*(end - start) for w < 0.5, else end - (end - start)*(1 - w).
-fn lerp_torch(start: f32, end: f32, w: f32) -> f32 {
+fn lerp_torch(start: vec4<f32>, end: vec4<f32>, w: f32) -> vec4<f32> {
     if (w < 0.5) {
         return start + w * (end - start);
     }
     return end - (end - start) * (1.0 - w);
 }
 
-struct Adam { p: f32, m: f32, v: f32 }
+struct Adam { p: vec4<f32>, m: vec4<f32>, v: vec4<f32> }
 
-fn adam_step(g: f32, p0: f32, m0: f32, v0: f32) -> Adam {
+fn adam_step(g: vec4<f32>, p0: vec4<f32>, m0: vec4<f32>, v0: vec4<f32>) -> Adam {
     let p = p0 * adam.decay;
     let m = lerp_torch(m0, g, adam.lerp_w);
     let v = v0 * adam.beta2 + adam.one_m_beta2 * g * g;
@@ -153,8 +157,8 @@ fn clip_scale() {
 }
 
 @group(0) @binding(0) var<uniform> ema_p: EmaParams;
-@group(0) @binding(1) var<storage, read> online: array<f32>;
-@group(0) @binding(2) var<storage, read_write> target_w: array<f32>;
+@group(0) @binding(1) var<storage, read> online: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> target_w: array<vec4<f32>>;
 
 // ema: target = momentum*target + (1-momentum)*online.
 @compute @workgroup_size(256)
@@ -191,8 +195,8 @@ fn lars_trust(@builtin(local_invocation_id) lid: vec3<u32>) {
 @group(0) @binding(0) var<uniform> sgd_p: SgdParams;
 // sgd reads grad (1), aux (2: [scale] or [scale, trust]); writes param (3), buf (4)
 @group(0) @binding(2) var<storage, read> aux: array<f32>;
-@group(0) @binding(3) var<storage, read_write> param_g: array<f32>;
-@group(0) @binding(4) var<storage, read_write> momentum_buf: array<f32>;
+@group(0) @binding(3) var<storage, read_write> param_g: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> momentum_buf: array<vec4<f32>>;
 
 // sgd: d = grad*s + wd*p; buf = mom*buf + trust*d; p -= lr*buf.
 @compute @workgroup_size(256)

@@ -162,6 +162,8 @@ fn binary_broadcasts_like_numpy() {
         (&[1, 4, 1], &[3, 1, 5]),
         (&[6, 8], &[1]),
         (&[1], &[6, 8]),
+        (&[5, 1031 * 4], &[1]), // a single element splatted over vec4s, several workgroups
+        (&[1], &[2, 2, 1030]),
         (&[4, 8], &[4, 1]),
         (&[3, 8], &[3, 1]),
         (&[2, 12, 8], &[12, 1]),
@@ -378,7 +380,10 @@ fn philox_reference_matches_random123_known_answers() {
 fn dropout_matches_philox_mask_and_scales_kept_values() {
     let mut rng = Rng::new(7);
     let seed = 0x0123_4567_89ab_cdef_u64;
-    for (n, p, offset) in [(1, 0.5, 0u64), (7, 0.3, 5), (1031, 0.1, 3), (4096, 0.9, (1u64 << 32) * 4 - 6)] {
+    // 4-aligned offsets take the whole-vec4 entry (dropout4), the others the per-element one; the last crosses
+    // the 32-bit boundary of the block counter.
+    let cases = [(1, 0.5, 0u64), (7, 0.3, 5), (1031, 0.1, 3), (1031, 0.2, 8), (4096, 0.9, (1u64 << 32) * 4 - 6), (4099, 0.5, (1u64 << 32) * 4 - 8)];
+    for (n, p, offset) in cases {
         // x never 0, so y == 0 exactly marks a dropped element.
         let x: Vec<f32> = (0..n).map(|_| rng.range(0.5, 1.5) as f32).collect();
         let y = download(&dropout(gpu(), &upload(&x, &[n]), p, seed, offset).unwrap());

@@ -1,7 +1,10 @@
-//! Benchmarks of the layer-norm, softmax and GELU kernels. All are memory-bound: `Work::bytes` counts the
-//! bytes each kernel must read and write once (the row kernels re-read rows from cache, not counted).
+//! Benchmarks of the layer-norm, softmax, GELU, dropout and elementwise binary kernels. All are memory-bound:
+//! `Work::bytes` counts the bytes each kernel must read and write once (the row kernels re-read rows from cache,
+//! not counted).
 use super::{Bench, Work};
 use crate::kernels::activation::{activation_fwd, Activation};
+use crate::kernels::dropout::dropout;
+use crate::kernels::elementwise::{binary, BinaryOp};
 use crate::kernels::layernorm::{layernorm_bwd, layernorm_fwd};
 use crate::kernels::softmax::softmax_fwd;
 use crate::tensor::Tensor;
@@ -52,6 +55,28 @@ pub fn run(b: &mut Bench) -> Result<()> {
             b.time("gelu_fwd", &format!("{rows}x{dim}"), Work::bytes(bytes), |g| {
                 activation_fwd(g, &x, Activation::GeluErf).map(|_| ())
             })?;
+        }
+    }
+    if b.wants("dropout") {
+        // A BERT-base MLP activation, p = 0.1, at a 4-aligned stream position (the whole-vec4 entry).
+        let (rows, dim) = (1024, 3072);
+        let x = input(b, rows, dim)?;
+        let bytes = F * 2.0 * (rows * dim) as f64;
+        b.time("dropout", &format!("{rows}x{dim}"), Work::bytes(bytes), |g| dropout(g, &x, 0.1, 7, 0).map(|_| ()))?;
+    }
+    if b.wants("binary") {
+        // out = a op b at a BERT-base MLP activation's size: both operands whole, b a row vector (a bias),
+        // b a single element (a loss's gradient times d(loss)).
+        let (rows, dim) = (1024, 3072);
+        let a = input(b, rows, dim)?;
+        let n = (rows * dim) as f64;
+        for (what, other, bytes) in [
+            ("whole", input(b, rows, dim)?, 3.0 * n),
+            ("row", input(b, 1, dim)?.reshape(&[dim])?, 2.0 * n + dim as f64),
+            ("scalar", input(b, 1, 1)?.reshape(&[1])?, 2.0 * n + 1.0),
+        ] {
+            let shape = format!("{rows}x{dim}*{what}");
+            b.time("binary", &shape, Work::bytes(F * bytes), |g| binary(g, &a, &other, BinaryOp::Mul).map(|_| ()))?;
         }
     }
     Ok(())

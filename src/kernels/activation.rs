@@ -2,14 +2,14 @@
 //! ReLU, tanh, sigmoid; and erf itself, which WGSL lacks and the exact GELU is built on.
 use bytemuck::{Pod, Zeroable};
 
-use super::launch;
+use super::launch_vec4;
 use crate::gpu::Gpu;
 use crate::tensor::{DType, Tensor};
 use crate::Result;
 
 const SHADER: &str = "activation";
-/// Elements per workgroup: 256 invocations (`WG` in activation.wgsl) of 4 elements each.
-const ELEMS_PER_WG: usize = 4 * 256;
+/// vec4s per workgroup: 256 invocations (`WG` in activation.wgsl) of one vec4 each.
+const VEC4S_PER_WG: usize = 256;
 
 /// An elementwise activation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,15 +45,16 @@ struct Params {
     _pad: [u32; 3],
 } // = `Params` in activation.wgsl
 
-/// `entry` over x (and dy), 4 elements per invocation, into a new tensor of x's shape.
+/// `entry` over x (and dy), one vec4 per invocation (the last one partly padding), into a new tensor of x's shape.
 fn elementwise(gpu: &Gpu, entry: &'static str, reads: &[&Tensor], shape: &[usize]) -> Result<Tensor> {
     let out = Tensor::empty(gpu, shape, DType::F32)?;
     let n = out.numel();
     if n == 0 {
         return Ok(out);
     }
-    let p = Params { n: n as u32, _pad: [0; 3] };
-    launch(gpu, SHADER, entry, &[], &p, reads, &[&out], gpu.grid_1d(n.div_ceil(ELEMS_PER_WG))?)?;
+    let vec4s = n.div_ceil(4);
+    let p = Params { n: vec4s as u32, _pad: [0; 3] };
+    launch_vec4(gpu, SHADER, entry, &[], &p, reads, &[&out], gpu.grid_1d(vec4s.div_ceil(VEC4S_PER_WG))?)?;
     Ok(out)
 }
 
@@ -72,7 +73,7 @@ pub fn activation_bwd(gpu: &Gpu, x: &Tensor, dy: &Tensor, act: Activation) -> Re
     elementwise(gpu, act.entries().1, &[x, dy], x.shape())
 }
 
-/// y = erf(x), elementwise, by the approximation the exact GELU uses (max abs error ~6e-8 in f32 arithmetic).
+/// y = erf(x), elementwise, by the approximation the exact GELU uses (max abs error 1.1e-7 measured on lavapipe).
 pub fn erf(gpu: &Gpu, x: &Tensor) -> Result<Tensor> {
     x.expect_dtype("erf", "x", DType::F32)?;
     elementwise(gpu, "erf_fwd", &[x], x.shape())

@@ -4,7 +4,7 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::Gpu;
 use crate::kernels::fill::fill;
-use crate::kernels::launch;
+use crate::kernels::{launch, launch_vec4};
 use crate::tensor::{DType, Tensor};
 use crate::{Error, Result};
 
@@ -67,7 +67,12 @@ pub(crate) fn keep_or_zero(gpu: &Gpu, op: &str, module: &'static str, x: &Tensor
     let threshold = (p as f64 * (1u64 << 24) as f64).ceil() as u32;
     let scale = if rescale { (1.0 / (1.0 - p as f64)) as f32 } else { 1.0 };
     let (params, blocks) = stream_params(op, n, seed, offset, threshold, scale)?;
-    launch(gpu, module, "dropout", &[], &params, &[x], &[&out], gpu.grid_1d(blocks.div_ceil(256))?)?;
+    let groups = gpu.grid_1d(blocks.div_ceil(256))?;
+    if params.skip == 0 {
+        launch_vec4(gpu, module, "dropout4", &[], &params, &[x], &[&out], groups)?; // block g is vec4 g
+    } else {
+        launch(gpu, module, "dropout", &[], &params, &[x], &[&out], groups)?;
+    }
     Ok(out)
 }
 

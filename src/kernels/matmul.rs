@@ -6,7 +6,7 @@
 //! the sums of op(A)'s rows from the same pass (a linear layer's weight and bias gradients together).
 use bytemuck::{Pod, Zeroable};
 
-use crate::gpu::{Binding, Dispatch, Gpu};
+use crate::gpu::{Dispatch, Gpu};
 use crate::tensor::{DType, Tensor};
 use crate::{Error, Result};
 
@@ -362,14 +362,14 @@ fn dispatch(
             &dummy_sums
         }
     };
-    let reads = [vec4_binding(a.t), vec4_binding(b.t), bias.binding()];
+    let reads = [a.t.vec4_binding(), b.t.vec4_binding(), bias.binding()];
     gpu.dispatch(&Dispatch {
         shader,
         entry,
         constants: &constants,
         params: bytemuck::bytes_of(&params),
         reads: &reads,
-        writes: &[vec4_binding(c.t), sums.binding()],
+        writes: &[c.t.vec4_binding(), sums.binding()],
         groups,
     })?;
     gpu.count_product_flops(2 * (m * n * k * batches) as u64);
@@ -385,10 +385,3 @@ fn split_batch(t: &Tensor, name: &str) -> Result<(Option<usize>, usize, usize)> 
     }
 }
 
-/// The tensor bound as `array<vec4<f32>>`: its size rounded up to 16 bytes, so the last partial vec4 is
-/// addressable (pool buffers are at least 256 bytes and a multiple of 64; the shader never uses the padding).
-/// This is why the launcher calls `Gpu::dispatch` directly rather than `kernels::launch`.
-fn vec4_binding(t: &Tensor) -> Binding<'_> {
-    let size = (t.nbytes() as u64).next_multiple_of(16).max(16).min(t.buffer().size());
-    Binding { buffer: t.buffer(), size }
-}

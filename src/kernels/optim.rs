@@ -3,7 +3,7 @@
 //! factor and the LARS trust ratio are \[1\]-tensors read by the update kernels, never read back.
 use bytemuck::{Pod, Zeroable};
 
-use super::{fill, launch};
+use super::{fill, launch, launch_vec4};
 use crate::gpu::Gpu;
 use crate::tensor::{DType, Tensor};
 use crate::{Error, Result};
@@ -22,7 +22,7 @@ pub struct AdamW {
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct AdamParams {
-    n: u32,
+    n: u32, // vec4s
     lerp_w: f32,
     beta2: f32,
     one_m_beta2: f32,
@@ -51,7 +51,7 @@ struct ClipParams {
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct EmaParams {
-    n: u32,
+    n: u32, // vec4s
     momentum: f32,
     one_m_momentum: f32,
     _pad: u32,
@@ -69,7 +69,7 @@ struct LarsParams {
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct SgdParams {
-    n: u32,
+    n: u32, // vec4s
     lr: f32,
     momentum: f32,
     weight_decay: f32,
@@ -121,8 +121,9 @@ pub fn adamw(gpu: &Gpu, param: &Tensor, grad: &Tensor, m: &Tensor, v: &Tensor, h
     let (b1, b2, lr) = (h.beta1 as f64, h.beta2 as f64, h.lr as f64);
     let bc1 = 1.0 - b1.powf(h.step as f64);
     let bc2 = 1.0 - b2.powf(h.step as f64);
+    let vec4s = n.div_ceil(4); // one vec4 per invocation (optim.wgsl)
     let p = AdamParams {
-        n: u32_len(OP, "param", n)?,
+        n: u32_len(OP, "param", vec4s)?,
         lerp_w: (1.0 - b1) as f32,
         beta2: h.beta2,
         one_m_beta2: (1.0 - b2) as f32,
@@ -131,10 +132,10 @@ pub fn adamw(gpu: &Gpu, param: &Tensor, grad: &Tensor, m: &Tensor, v: &Tensor, h
         bc2_sqrt: bc2.sqrt() as f32,
         eps: h.eps,
     };
-    let groups = groups_for(gpu, n)?;
+    let groups = groups_for(gpu, vec4s)?;
     match grad_scale {
-        None => launch(gpu, "optim", "adamw", &[], &p, &[grad], &[param, m, v], groups),
-        Some(s) => launch(gpu, "optim", "adamw_scaled", &[], &p, &[grad, s], &[param, m, v], groups),
+        None => launch_vec4(gpu, "optim", "adamw", &[], &p, &[grad], &[param, m, v], groups),
+        Some(s) => launch_vec4(gpu, "optim", "adamw_scaled", &[], &p, &[grad, s], &[param, m, v], groups),
     }
 }
 
@@ -198,8 +199,9 @@ pub fn ema(gpu: &Gpu, target: &Tensor, online: &Tensor, momentum: f32) -> Result
     if n == 0 {
         return Ok(());
     }
-    let p = EmaParams { n: u32_len("ema", "target", n)?, momentum, one_m_momentum: 1.0 - momentum, _pad: 0 };
-    launch(gpu, "optim", "ema", &[], &p, &[online], &[target], groups_for(gpu, n)?)
+    let vec4s = n.div_ceil(4);
+    let p = EmaParams { n: u32_len("ema", "target", vec4s)?, momentum, one_m_momentum: 1.0 - momentum, _pad: 0 };
+    launch_vec4(gpu, "optim", "ema", &[], &p, &[online], &[target], groups_for(gpu, vec4s)?)
 }
 
 /// SGD with momentum (and LARS trust ratio when lars = Some(eta)), in place.
@@ -242,12 +244,12 @@ pub fn sgd(gpu: &Gpu, param: &Tensor, grad: &Tensor, buf: &Tensor, lr: f32, mome
         }
     };
     let p = SgdParams {
-        n: u32_len(OP, "param", n)?,
+        n: u32_len(OP, "param", n.div_ceil(4))?, // vec4s
         lr,
         momentum,
         weight_decay,
         lars: lars.is_some() as u32,
         _pad: [0; 3],
     };
-    launch(gpu, "optim", "sgd", &[], &p, &[grad, aux], &[param, buf], groups_for(gpu, n)?)
+    launch_vec4(gpu, "optim", "sgd", &[], &p, &[grad, aux], &[param, buf], groups_for(gpu, n.div_ceil(4))?)
 }

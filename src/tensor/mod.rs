@@ -175,6 +175,14 @@ impl Tensor {
         Binding { buffer: self.buffer(), size: self.nbytes() as u64 }
     }
 
+    /// The binding of this tensor viewed as `array<vec4<f32>>`: its size rounded up to whole vec4s, so a last
+    /// partial vec4 (or a single element) is addressable; pool buffers are at least 256 bytes and a multiple of
+    /// 64, and a kernel never uses the padding.
+    pub fn vec4_binding(&self) -> Binding<'_> {
+        let size = (self.nbytes() as u64).next_multiple_of(16).max(16).min(self.buffer().size());
+        Binding { buffer: self.buffer(), size }
+    }
+
     /// Errors unless the shape is exactly `want`; the message names the op and the tensor.
     pub fn expect_shape(&self, op: &str, name: &str, want: &[usize]) -> Result<()> {
         if self.shape != want {
