@@ -8,6 +8,9 @@
 //           CPU adapters, where a workgroup's invocations run as SIMD lanes of one core.
 //   *_wide: one workgroup of WIDE_WG per row; strided (coalesced) loads, then a reduction in workgroup
 //           memory (two barriers per sum). Long rows, and every row on a real GPU.
+//   *_rows4, dparams_partial4: the same as *_rows and dparams_partial when dim % 4 == 0, with each row (each
+//           invocation's 4 columns) read and written as whole vec4s through vec4 views of the same bindings
+//           (bound by kernels::launch_vec4): on lavapipe 1.6x faster than four scalar loads at 8192x768.
 // Sums are two-pass (mean first, then squared deviations) so a large mean cannot cancel the variance, and
 // blocked (each invocation sums blocks of BLOCK of its elements, then the blocks) so rounding grows with
 // dim/BLOCK + BLOCK rather than dim. Elements go four at a time in the *_rows kernels: lavapipe (Mesa 22)
@@ -42,6 +45,16 @@ const BLOCK: u32 = 256u;      // elements of one invocation summed as a block be
 // dparams_partial: x, dy, saved mean, saved rstd -> per-block partial sums (binding 2 holds gamma, unused)
 @group(0) @binding(6) var<storage, read_write> part_dgamma: array<f32>; // [blocks, dim]
 @group(0) @binding(7) var<storage, read_write> part_dbeta: array<f32>;  // [blocks, dim]
+
+// The *_rows4 and dparams_partial4 views: rows of dim / 4 vec4s (dim % 4 == 0)
+@group(0) @binding(1) var<storage, read> xv: array<vec4<f32>>;        // [rows, dim / 4]
+@group(0) @binding(2) var<storage, read> gammav: array<vec4<f32>>;    // [dim / 4]
+@group(0) @binding(3) var<storage, read> betav: array<vec4<f32>>;     // [dim / 4] (fwd)
+@group(0) @binding(3) var<storage, read> dyv: array<vec4<f32>>;       // [rows, dim / 4] (bwd)
+@group(0) @binding(4) var<storage, read_write> yv: array<vec4<f32>>;  // [rows, dim / 4]
+@group(0) @binding(6) var<storage, read_write> dxv: array<vec4<f32>>; // [rows, dim / 4]
+@group(0) @binding(6) var<storage, read_write> part_dgammav: array<vec4<f32>>; // [blocks, dim / 4]
+@group(0) @binding(7) var<storage, read_write> part_dbetav: array<vec4<f32>>;  // [blocks, dim / 4]
 
 // dparams_final: partial sums -> dgamma, dbeta
 @group(0) @binding(1) var<storage, read> sum_dgamma: array<f32>;   // [blocks, dim]
@@ -148,6 +161,43 @@ fn fwd_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     rstd[row] = r;
 }
 
+// fwd_rows4: fwd_rows for dim % 4 == 0, whole vec4s (the same blocked sums, so the same rounding).
+@compute @workgroup_size(64)
+fn fwd_rows4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+    let row = (wid.x + wid.y * nwg.x) * ROWS_WG + lid;
+    if (row >= p.rows) {
+        return;
+    }
+    let d4 = p.dim / 4u;
+    let base = row * d4;
+    let inv_dim = 1.0 / f32(max(p.dim, 1u));
+    var s = vec4<f32>(0.0);
+    for (var b = 0u; b < d4; b += BLOCK / 4u) {
+        var c = vec4<f32>(0.0);
+        for (var j = b; j < min(b + BLOCK / 4u, d4); j++) {
+            c += xv[base + j];
+        }
+        s += c;
+    }
+    let mu = (s.x + s.y + s.z + s.w) * inv_dim;
+    var q = vec4<f32>(0.0);
+    for (var b = 0u; b < d4; b += BLOCK / 4u) {
+        var c = vec4<f32>(0.0);
+        for (var j = b; j < min(b + BLOCK / 4u, d4); j++) {
+            let d = xv[base + j] - mu;
+            c += d * d;
+        }
+        q += c;
+    }
+    let r = 1.0 / sqrt((q.x + q.y + q.z + q.w) * inv_dim + p.eps);
+    for (var j = 0u; j < d4; j++) {
+        yv[base + j] = (xv[base + j] - mu) * r * gammav[j] + betav[j];
+    }
+    mean[row] = mu;
+    rstd[row] = r;
+}
+
 // fwd_wide: the same as fwd_rows, one workgroup of WIDE_WG per row (the row index is workgroup-uniform).
 @compute @workgroup_size(WIDE_WG)
 fn fwd_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -233,6 +283,40 @@ fn bwd_dx_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     }
 }
 
+// bwd_dx_rows4: bwd_dx_rows for dim % 4 == 0, whole vec4s.
+@compute @workgroup_size(64)
+fn bwd_dx_rows4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_index) lid: u32) {
+    let row = (wid.x + wid.y * nwg.x) * ROWS_WG + lid;
+    if (row >= p.rows) {
+        return;
+    }
+    let d4 = p.dim / 4u;
+    let base = row * d4;
+    let inv_dim = 1.0 / f32(max(p.dim, 1u));
+    let mu = saved_mean[row];
+    let r = saved_rstd[row];
+    var sg = vec4<f32>(0.0);  // sum(g)
+    var sgx = vec4<f32>(0.0); // sum(g*xh)
+    for (var b = 0u; b < d4; b += BLOCK / 4u) {
+        var cg = vec4<f32>(0.0);
+        var cgx = vec4<f32>(0.0);
+        for (var j = b; j < min(b + BLOCK / 4u, d4); j++) {
+            let g = dyv[base + j] * gammav[j];
+            cg += g;
+            cgx += g * (xv[base + j] - mu) * r;
+        }
+        sg += cg;
+        sgx += cgx;
+    }
+    let mg = (sg.x + sg.y + sg.z + sg.w) * inv_dim;
+    let mgx = (sgx.x + sgx.y + sgx.z + sgx.w) * inv_dim;
+    for (var j = 0u; j < d4; j++) {
+        let xh = (xv[base + j] - mu) * r;
+        dxv[base + j] = r * (dyv[base + j] * gammav[j] - mg - xh * mgx);
+    }
+}
+
 // bwd_dx_wide: the same as bwd_dx_rows, one workgroup of WIDE_WG per row.
 @compute @workgroup_size(WIDE_WG)
 fn bwd_dx_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -283,6 +367,30 @@ fn dparams_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     }
     part_dgamma[b * pb.dim + j] = dg;
     part_dbeta[b * pb.dim + j] = db;
+}
+
+// dparams_partial4: dparams_partial for dim % 4 == 0, 4 neighbouring columns (one vec4) per invocation.
+// Grid: (ceil(dim/4/256), blocks).
+@compute @workgroup_size(256)
+fn dparams_partial4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let j = wid.x * 256u + lid;
+    let d4 = pb.dim / 4u;
+    let b = wid.y;
+    if (j >= d4 || b >= pb.blocks) {
+        return;
+    }
+    let start = b * pb.rows_per_block;
+    let end = min(start + pb.rows_per_block, pb.rows);
+    var dg = vec4<f32>(0.0);
+    var db = vec4<f32>(0.0);
+    for (var r = start; r < end; r++) {
+        let i = r * d4 + j;
+        let g = dyv[i];
+        dg += g * (xv[i] - saved_mean[r]) * saved_rstd[r];
+        db += g;
+    }
+    part_dgammav[b * d4 + j] = dg;
+    part_dbetav[b * d4 + j] = db;
 }
 
 // dparams_final: dgamma[j] = sum_b sum_dgamma[b,j], dbeta[j] = sum_b sum_dbeta[b,j], b in increasing order.

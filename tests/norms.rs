@@ -7,9 +7,9 @@ use pretext::kernels::layernorm::{layernorm_bwd, layernorm_bwd_mapped, layernorm
 use pretext::kernels::softmax::{softmax_bwd, softmax_bwd_mapped, softmax_fwd, softmax_fwd_mapped};
 use pretext::{DType, Error, Tensor};
 
-/// (rows, dim): one element, primes, a BERT-width row, a prime width past 4096, a vocabulary row, and many
+/// (rows, dim): one element, primes, one vec4 per row, a BERT-width row, a prime width past 4096, a vocabulary row, and many
 /// rows of a small dim (enough blocks for both stages of the dγ/dβ reduction).
-const SHAPES: [(usize, usize); 7] = [(1, 1), (3, 7), (17, 768), (5, 4099), (2, 30522), (1000, 32), (333, 65)];
+const SHAPES: [(usize, usize); 8] = [(1, 1), (3, 7), (3, 4), (17, 768), (5, 4099), (2, 30522), (1000, 32), (333, 65)];
 /// One invocation per row, and a workgroup per row at the sizes that take each path of the reduction
 /// (one leaf of 8, 2 leaves of 16, 16 leaves of 16; 8 is lavapipe's pick, 256 a GPU's).
 const MAPS: [RowMap; 4] = [RowMap::PerInvocation, RowMap::PerWorkgroup(8), RowMap::PerWorkgroup(32), RowMap::PerWorkgroup(256)];

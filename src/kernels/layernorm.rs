@@ -4,7 +4,7 @@
 //! mappings, [`RowMap`], which the launchers pick from the shape and the adapter ([`row_map`]).
 use bytemuck::{Pod, Zeroable};
 
-use super::launch;
+use super::{launch, launch_vec4};
 use crate::gpu::Gpu;
 use crate::tensor::{DType, Tensor};
 use crate::{bail, Result};
@@ -168,12 +168,13 @@ pub fn layernorm_fwd_mapped(gpu: &Gpu, x: &Tensor, gamma: &Tensor, beta: &Tensor
         return Ok(out);
     }
     let entry = match map {
+        RowMap::PerInvocation if dim.is_multiple_of(4) => "fwd_rows4",
         RowMap::PerInvocation => "fwd_rows",
         RowMap::PerWorkgroup(_) => "fwd_wide",
     };
     let (groups, constants) = row_grid(gpu, OP, rows, dim, map)?;
     let p = Rows { rows: rows as u32, dim: dim as u32, eps, _pad: 0 };
-    launch(gpu, SHADER, entry, &constants, &p, &[x, gamma, beta], &[&out.y, &out.mean, &out.rstd], groups)?;
+    launch_vec4(gpu, SHADER, entry, &constants, &p, &[x, gamma, beta], &[&out.y, &out.mean, &out.rstd], groups)?;
     Ok(out)
 }
 
@@ -224,26 +225,28 @@ pub fn layernorm_bwd_mapped(
     }
 
     let entry = match map {
+        RowMap::PerInvocation if dim.is_multiple_of(4) => "bwd_dx_rows4",
         RowMap::PerInvocation => "bwd_dx_rows",
         RowMap::PerWorkgroup(_) => "bwd_dx_wide",
     };
     let (groups, constants) = row_grid(gpu, OP, rows, dim, map)?;
     let p = Rows { rows: rows as u32, dim: dim as u32, eps: 0.0, _pad: 0 };
-    launch(gpu, SHADER, entry, &constants, &p, &[x, gamma, dy, mean, rstd], &[&grads.dx], groups)?;
+    launch_vec4(gpu, SHADER, entry, &constants, &p, &[x, gamma, dy, mean, rstd], &[&grads.dx], groups)?;
 
     // Stage 1: per block of rows, per column. With one block it writes dgamma and dbeta directly.
     let rpb = rows_per_block(rows);
     let blocks = rows.div_ceil(rpb);
     let pb = Blocks { rows: rows as u32, dim: dim as u32, rows_per_block: rpb as u32, blocks: blocks as u32 };
-    let col_groups = dim.div_ceil(COLS_WG) as u32;
-    let stage1 = [col_groups, blocks as u32, 1];
+    // 4 columns (one vec4) per invocation when rows are whole vec4s
+    let (partial, columns) = if dim.is_multiple_of(4) { ("dparams_partial4", dim / 4) } else { ("dparams_partial", dim) };
+    let stage1 = [columns.div_ceil(COLS_WG) as u32, blocks as u32, 1];
     if blocks == 1 {
-        launch(gpu, SHADER, "dparams_partial", &[], &pb, &[x, gamma, dy, mean, rstd], &[&grads.dgamma, &grads.dbeta], stage1)?;
+        launch_vec4(gpu, SHADER, partial, &[], &pb, &[x, gamma, dy, mean, rstd], &[&grads.dgamma, &grads.dbeta], stage1)?;
         return Ok(grads);
     }
     let part_dgamma = Tensor::empty(gpu, &[blocks, dim], DType::F32)?;
     let part_dbeta = Tensor::empty(gpu, &[blocks, dim], DType::F32)?;
-    launch(gpu, SHADER, "dparams_partial", &[], &pb, &[x, gamma, dy, mean, rstd], &[&part_dgamma, &part_dbeta], stage1)?;
+    launch_vec4(gpu, SHADER, partial, &[], &pb, &[x, gamma, dy, mean, rstd], &[&part_dgamma, &part_dbeta], stage1)?;
     // Stage 2: the blocks of each column in increasing order.
     let stage2 = gpu.grid_1d(dim.div_ceil(COLS_WG))?;
     launch(gpu, SHADER, "dparams_final", &[], &pb, &[&part_dgamma, &part_dbeta], &[&grads.dgamma, &grads.dbeta], stage2)?;
