@@ -2,7 +2,7 @@
 //! one pass, the count of counted rows computed on the GPU, and a fixed-order sum of the row losses.
 use bytemuck::{Pod, Zeroable};
 
-use super::launch;
+use super::{launch, launch_vec4};
 use crate::gpu::Gpu;
 use crate::tensor::{DType, Tensor};
 use crate::{Error, Result};
@@ -21,6 +21,9 @@ struct Params {
     vocab: u32,
     _pad: [u32; 2],
 } // = Params in cross_entropy.wgsl
+
+/// Rows per workgroup of `ce_rows` and `ce_rows4` (`ROWS_WG` in cross_entropy.wgsl).
+const ROWS_WG: usize = 8;
 
 /// Whether to give each row a workgroup: long rows on a GPU; on a CPU adapter only when there are too few rows
 /// to keep its cores busy with one invocation per row, or rows so long that two sweeps of them, four elements
@@ -53,9 +56,10 @@ pub fn cross_entropy(gpu: &Gpu, logits: &Tensor, targets: &Tensor) -> Result<Los
         let (entry, groups) = if workgroup_per_row(gpu, rows, vocab) {
             ("ce_rows_wg", gpu.grid_1d(rows)?)
         } else {
-            ("ce_rows", gpu.grid_1d(rows.div_ceil(64))?)
+            let entry = if vocab.is_multiple_of(4) { "ce_rows4" } else { "ce_rows" };
+            (entry, gpu.grid_1d(rows.div_ceil(ROWS_WG))?)
         };
-        launch(gpu, "cross_entropy", entry, &[], &p, &[logits, targets, &count], &[&grad, &row_loss], groups)?;
+        launch_vec4(gpu, "cross_entropy", entry, &[], &p, &[logits, targets, &count], &[&grad, &row_loss], groups)?;
     }
     launch(gpu, "cross_entropy", "ce_total", &[], &p, &[&row_loss], &[&loss], [1, 1, 1])?;
     Ok(LossOut { loss, grad })
