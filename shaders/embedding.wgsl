@@ -8,6 +8,8 @@
 //         3. dtable[v, d..d+4] = walk the chain span[2v] -> next -> ... adding dy rows; 0 for unseen v.
 //            One invocation per (v, 4 columns): every element of dtable is written exactly once.
 // Ids outside [0, vocab) are skipped by the backward pass, as the forward pass reads them as zero rows.
+// embedding_fwd4 and embedding_bwd4 are fwd and bwd for dim % 4 == 0, every row a whole number of vec4s read and
+// written whole through vec4 views of the same bindings (kernels::launch_vec4): one vec4 per invocation.
 
 struct Params { n: u32, vocab: u32, dim: u32, col_blocks: u32 }
 
@@ -43,6 +45,27 @@ fn embedding_fwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
         v = table[u32(id) * p.dim + d];
     }
     out[e] = v;
+}
+
+// embedding_fwd4 views: rows of dim / 4 = col_blocks vec4s
+@group(0) @binding(1) var<storage, read> table4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> out4: array<vec4<f32>>;
+
+// embedding_fwd4: out4[i, c] = table4[ids[i], c] (0 for an id outside [0, vocab)); one vec4 per invocation.
+@compute @workgroup_size(256)
+fn embedding_fwd4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let e = flat(wid, nwg, lid);
+    if (e >= p.n * p.col_blocks) {
+        return;
+    }
+    let i = e / p.col_blocks;
+    let c = e - i * p.col_blocks;
+    let id = ids_fwd[i];
+    var v = vec4<f32>(0.0);
+    if (valid(id)) {
+        v = table4[u32(id) * p.col_blocks + c];
+    }
+    out4[e] = v;
 }
 
 // embedding_span (reads ids; writes span)
@@ -121,4 +144,26 @@ fn embedding_bwd(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     for (var k = 0u; k < w; k++) {
         dtable[base + k] = acc[k];
     }
+}
+
+// embedding_bwd4 views: rows of dim / 4 = col_blocks vec4s
+@group(0) @binding(1) var<storage, read> dy4: array<vec4<f32>>;            // [n, dim / 4]
+@group(0) @binding(4) var<storage, read_write> dtable4: array<vec4<f32>>;  // [vocab, dim / 4]
+
+// embedding_bwd4: dtable4[v, c] = sum of dy4[i, c] along v's chain of tokens, in increasing i.
+@compute @workgroup_size(256)
+fn embedding_bwd4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let e = flat(wid, nwg, lid);
+    if (e >= p.vocab * p.col_blocks) {
+        return;
+    }
+    let v = e / p.col_blocks;
+    let c = e - v * p.col_blocks;
+    var acc = vec4<f32>(0.0);
+    var i = span_b[2u * v];
+    while (i != NONE) {
+        acc += dy4[i * p.col_blocks + c];
+        i = next_b[i];
+    }
+    dtable4[e] = acc;
 }
