@@ -1,6 +1,6 @@
 // activation.wgsl: elementwise activations y = f(x) and their backward dx = dy * f'(x), over n elements.
 // Each invocation takes one vec4, 4 neighbouring elements, and loads and stores it whole: the tensors are bound
-// rounded up to whole vec4s (kernels::launch_vec4), so the last vec4 may run into its buffer's padding, which
+// rounded up to whole vec4s (Tensor::binding), so the last vec4 may run into its buffer's padding, which
 // is read and written but belongs to no element. (On lavapipe this is 1.6x faster than 4 scalar loads and
 // stores a WG apart with per-element bounds, the previous layout: BENCHMARKS.md.)
 //   gelu_erf:  f = x*Phi(x),  Phi(x) = (1 + erf(x/sqrt2))/2       f' = Phi(x) + x*phi(x),  phi(x) = exp(-x^2/2)/sqrt(2pi)

@@ -115,7 +115,7 @@ fn ce_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 }
 
 // ce_rows4 (vocab % 4 == 0): ce_rows with the row read and its gradient written as whole vec4s, through vec4
-// views of the same bindings (kernels::launch_vec4); the same operations in the same order.
+// views of the same bindings; the same operations in the same order.
 @group(0) @binding(1) var<storage, read> logitsv: array<vec4<f32>>;     // [rows, vocab / 4]
 @group(0) @binding(4) var<storage, read_write> gradv: array<vec4<f32>>; // [rows, vocab / 4]
 

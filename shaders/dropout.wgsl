@@ -7,7 +7,7 @@
 // 4q .. 4q+3 and writes those that fall inside [offset, offset + n). Calling it again on dy with the same
 // seed and offset reproduces the mask for the backward pass.
 // dropout4: the same when offset % 4 == 0, so that block g is element vec4 g, loaded and stored whole (the tensors
-// bound rounded up to whole vec4s, kernels::launch_vec4; the last vec4 may run into the buffers' padding).
+// bound rounded up to whole vec4s, Tensor::binding; the last vec4 may run into the buffers' padding).
 // imports: philox
 
 struct Params {

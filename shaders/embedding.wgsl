@@ -9,7 +9,7 @@
 //            One invocation per (v, 4 columns): every element of dtable is written exactly once.
 // Ids outside [0, vocab) are skipped by the backward pass, as the forward pass reads them as zero rows.
 // embedding_fwd4 and embedding_bwd4 are fwd and bwd for dim % 4 == 0, every row a whole number of vec4s read and
-// written whole through vec4 views of the same bindings (kernels::launch_vec4): one vec4 per invocation.
+// written whole through vec4 views of the same bindings: one vec4 per invocation.
 
 struct Params { n: u32, vocab: u32, dim: u32, col_blocks: u32 }
 

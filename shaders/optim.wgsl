@@ -12,7 +12,7 @@
 //                  with mom == 0, buf = trust*d: PyTorch keeps no buffer then, the update is the same)
 // Every elementwise entry (adamw, adamw_scaled, ema, sgd): one vec4, 4 neighbouring elements, per invocation,
 // loaded and stored whole, 256 per workgroup, workgroups along x then y; `n` counts vec4s. The tensors are
-// bound rounded up to whole vec4s (kernels::launch_vec4), so the last vec4 may run into the buffers' padding,
+// bound rounded up to whole vec4s (Tensor::binding), so the last vec4 may run into the buffers' padding,
 // updated but belonging to no element. (On lavapipe a vec4 costs about what one f32 does: AdamW 2x faster than
 // one element per invocation, BENCHMARKS.md.)
 

@@ -2,7 +2,7 @@
 //! ReLU, tanh, sigmoid; and erf itself, which WGSL lacks and the exact GELU is built on.
 use bytemuck::{Pod, Zeroable};
 
-use super::launch_vec4;
+use super::launch;
 use crate::gpu::Gpu;
 use crate::tensor::{DType, Tensor};
 use crate::Result;
@@ -54,7 +54,7 @@ fn elementwise(gpu: &Gpu, entry: &'static str, reads: &[&Tensor], shape: &[usize
     }
     let vec4s = n.div_ceil(4);
     let p = Params { n: vec4s as u32, _pad: [0; 3] };
-    launch_vec4(gpu, SHADER, entry, &[], &p, reads, &[&out], gpu.grid_1d(vec4s.div_ceil(VEC4S_PER_WG))?)?;
+    launch(gpu, SHADER, entry, &[], &p, reads, &[&out], gpu.grid_1d(vec4s.div_ceil(VEC4S_PER_WG))?)?;
     Ok(out)
 }
 

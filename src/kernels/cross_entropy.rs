@@ -2,7 +2,7 @@
 //! one pass, the count of counted rows computed on the GPU, and a fixed-order sum of the row losses.
 use bytemuck::{Pod, Zeroable};
 
-use super::{launch, launch_vec4};
+use super::launch;
 use crate::gpu::Gpu;
 use crate::tensor::{DType, Tensor};
 use crate::{Error, Result};
@@ -59,7 +59,7 @@ pub fn cross_entropy(gpu: &Gpu, logits: &Tensor, targets: &Tensor) -> Result<Los
             let entry = if vocab.is_multiple_of(4) { "ce_rows4" } else { "ce_rows" };
             (entry, gpu.grid_1d(rows.div_ceil(ROWS_WG))?)
         };
-        launch_vec4(gpu, "cross_entropy", entry, &[], &p, &[logits, targets, &count], &[&grad, &row_loss], groups)?;
+        launch(gpu, "cross_entropy", entry, &[], &p, &[logits, targets, &count], &[&grad, &row_loss], groups)?;
     }
     launch(gpu, "cross_entropy", "ce_total", &[], &p, &[&row_loss], &[&loss], [1, 1, 1])?;
     Ok(LossOut { loss, grad })

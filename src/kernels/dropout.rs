@@ -4,7 +4,7 @@ use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::Gpu;
 use crate::kernels::fill::fill;
-use crate::kernels::{launch, launch_vec4};
+use crate::kernels::launch;
 use crate::tensor::{DType, Tensor};
 use crate::{Error, Result};
 
@@ -69,7 +69,7 @@ pub(crate) fn keep_or_zero(gpu: &Gpu, op: &str, module: &'static str, x: &Tensor
     let (params, blocks) = stream_params(op, n, seed, offset, threshold, scale)?;
     let groups = gpu.grid_1d(blocks.div_ceil(256))?;
     if params.skip == 0 {
-        launch_vec4(gpu, module, "dropout4", &[], &params, &[x], &[&out], groups)?; // block g is vec4 g
+        launch(gpu, module, "dropout4", &[], &params, &[x], &[&out], groups)?; // block g is vec4 g
     } else {
         launch(gpu, module, "dropout", &[], &params, &[x], &[&out], groups)?;
     }

@@ -2,7 +2,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use crate::gpu::Gpu;
-use crate::kernels::{launch, launch_vec4};
+use crate::kernels::launch;
 use crate::tensor::{DType, Tensor};
 use crate::{Error, Result};
 
@@ -205,7 +205,7 @@ pub fn binary(gpu: &Gpu, a: &Tensor, b: &Tensor, op: BinaryOp) -> Result<Tensor>
         (Some((ma, ia, pa)), Some((mb, ib, pb))) => {
             // vec4 when every operand is a whole number of vec4s and the 4 lanes of a vec4 either read a
             // whole vec4 of the operand (inner 1) or share one of its elements (inner a multiple of 4), or
-            // when the operand is a single element, splatted (bound as one vec4: `launch_vec4`).
+            // when the operand is a single element, splatted (bindings hold whole vec4s: `Tensor::binding`).
             let vec4_ok = |m: u32, inner: usize, numel: usize| {
                 m == 4 || (numel.is_multiple_of(4) && (m <= 1 || inner.is_multiple_of(4)))
             };
@@ -226,7 +226,7 @@ pub fn binary(gpu: &Gpu, a: &Tensor, b: &Tensor, op: BinaryOp) -> Result<Tensor>
             let constants = [("OP", op_code), ("A_MODE", ma as f64), ("B_MODE", mb as f64)];
             let (entry, groups) =
                 if use_vec4 { ("binary4", (n / 4).div_ceil(VEC4_TILE)) } else { ("binary", n.div_ceil(SCALAR_TILE)) };
-            launch_vec4(gpu, "elementwise", entry, &constants, &params, &[a, b], &[&out], gpu.grid_1d(groups)?)?;
+            launch(gpu, "elementwise", entry, &constants, &params, &[a, b], &[&out], gpu.grid_1d(groups)?)?;
         }
         _ => {
             if shape.len() > MAX_RANK {

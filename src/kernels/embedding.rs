@@ -3,7 +3,7 @@
 //! sums each chain in token order: deterministic, no float atomics, every dtable element written once.
 use bytemuck::{Pod, Zeroable};
 
-use super::{launch, launch_vec4};
+use super::launch;
 use crate::gpu::Gpu;
 use crate::tensor::{DType, Tensor};
 use crate::{Error, Result};
@@ -42,7 +42,7 @@ pub fn embedding_fwd(gpu: &Gpu, table: &Tensor, ids: &Tensor) -> Result<Tensor> 
     }
     if dim.is_multiple_of(4) {
         let vec4s = n * dim / 4; // one vec4 per invocation
-        launch_vec4(gpu, "embedding", "embedding_fwd4", &[], &p, &[table, ids], &[&out], gpu.grid_1d(vec4s.div_ceil(256))?)?;
+        launch(gpu, "embedding", "embedding_fwd4", &[], &p, &[table, ids], &[&out], gpu.grid_1d(vec4s.div_ceil(256))?)?;
     } else {
         launch(gpu, "embedding", "embedding_fwd", &[], &p, &[table, ids], &[&out], gpu.grid_1d((n * dim).div_ceil(256))?)?;
     }
@@ -75,6 +75,6 @@ pub fn embedding_bwd(gpu: &Gpu, dy: &Tensor, ids: &Tensor, vocab: usize) -> Resu
     }
     let blocks = vocab * dim.div_ceil(4);
     let entry = if dim.is_multiple_of(4) { "embedding_bwd4" } else { "embedding_bwd" };
-    launch_vec4(gpu, "embedding", entry, &[], &p, &[dy, &span, &next], &[&dtable], gpu.grid_1d(blocks.div_ceil(256))?)?;
+    launch(gpu, "embedding", entry, &[], &p, &[dy, &span, &next], &[&dtable], gpu.grid_1d(blocks.div_ceil(256))?)?;
     Ok(dtable)
 }

@@ -4,7 +4,7 @@
 //! mappings, [`RowMap`], which the launchers pick from the shape and the adapter ([`row_map`]).
 use bytemuck::{Pod, Zeroable};
 
-use super::{launch, launch_vec4};
+use super::launch;
 use crate::gpu::Gpu;
 use crate::tensor::{DType, Tensor};
 use crate::{bail, Result};
@@ -174,7 +174,7 @@ pub fn layernorm_fwd_mapped(gpu: &Gpu, x: &Tensor, gamma: &Tensor, beta: &Tensor
     };
     let (groups, constants) = row_grid(gpu, OP, rows, dim, map)?;
     let p = Rows { rows: rows as u32, dim: dim as u32, eps, _pad: 0 };
-    launch_vec4(gpu, SHADER, entry, &constants, &p, &[x, gamma, beta], &[&out.y, &out.mean, &out.rstd], groups)?;
+    launch(gpu, SHADER, entry, &constants, &p, &[x, gamma, beta], &[&out.y, &out.mean, &out.rstd], groups)?;
     Ok(out)
 }
 
@@ -231,7 +231,7 @@ pub fn layernorm_bwd_mapped(
     };
     let (groups, constants) = row_grid(gpu, OP, rows, dim, map)?;
     let p = Rows { rows: rows as u32, dim: dim as u32, eps: 0.0, _pad: 0 };
-    launch_vec4(gpu, SHADER, entry, &constants, &p, &[x, gamma, dy, mean, rstd], &[&grads.dx], groups)?;
+    launch(gpu, SHADER, entry, &constants, &p, &[x, gamma, dy, mean, rstd], &[&grads.dx], groups)?;
 
     // Stage 1: per block of rows, per column. With one block it writes dgamma and dbeta directly.
     let rpb = rows_per_block(rows);
@@ -241,12 +241,12 @@ pub fn layernorm_bwd_mapped(
     let (partial, columns) = if dim.is_multiple_of(4) { ("dparams_partial4", dim / 4) } else { ("dparams_partial", dim) };
     let stage1 = [columns.div_ceil(COLS_WG) as u32, blocks as u32, 1];
     if blocks == 1 {
-        launch_vec4(gpu, SHADER, partial, &[], &pb, &[x, gamma, dy, mean, rstd], &[&grads.dgamma, &grads.dbeta], stage1)?;
+        launch(gpu, SHADER, partial, &[], &pb, &[x, gamma, dy, mean, rstd], &[&grads.dgamma, &grads.dbeta], stage1)?;
         return Ok(grads);
     }
     let part_dgamma = Tensor::empty(gpu, &[blocks, dim], DType::F32)?;
     let part_dbeta = Tensor::empty(gpu, &[blocks, dim], DType::F32)?;
-    launch_vec4(gpu, SHADER, partial, &[], &pb, &[x, gamma, dy, mean, rstd], &[&part_dgamma, &part_dbeta], stage1)?;
+    launch(gpu, SHADER, partial, &[], &pb, &[x, gamma, dy, mean, rstd], &[&part_dgamma, &part_dbeta], stage1)?;
     // Stage 2: the blocks of each column in increasing order.
     let stage2 = gpu.grid_1d(dim.div_ceil(COLS_WG))?;
     launch(gpu, SHADER, "dparams_final", &[], &pb, &[&part_dgamma, &part_dbeta], &[&grads.dgamma, &grads.dbeta], stage2)?;

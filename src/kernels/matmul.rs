@@ -362,14 +362,14 @@ fn dispatch(
             &dummy_sums
         }
     };
-    let reads = [a.t.vec4_binding(), b.t.vec4_binding(), bias.binding()];
+    let reads = [a.t.binding(), b.t.binding(), bias.binding()];
     gpu.dispatch(&Dispatch {
         shader,
         entry,
         constants: &constants,
         params: bytemuck::bytes_of(&params),
         reads: &reads,
-        writes: &[c.t.vec4_binding(), sums.binding()],
+        writes: &[c.t.binding(), sums.binding()],
         groups,
     })?;
     gpu.count_product_flops(2 * (m * n * k * batches) as u64);

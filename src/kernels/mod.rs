@@ -41,40 +41,8 @@ pub fn launch<P: Pod>(
     writes: &[&Tensor],
     groups: [u32; 3],
 ) -> Result<()> {
-    launch_bound(gpu, Tensor::binding, shader, entry, constants, params, reads, writes, groups)
-}
-
-/// As `launch`, with every tensor bound rounded up to whole vec4s (`Tensor::vec4_binding`): for entry points that
-/// view tensors as `array<vec4<f32>>` whatever their length, so the last vec4 may be partly the buffer's padding
-/// (read and written, belonging to no element) and a single element can be read and splatted.
-#[allow(clippy::too_many_arguments)]
-pub fn launch_vec4<P: Pod>(
-    gpu: &Gpu,
-    shader: &'static str,
-    entry: &'static str,
-    constants: &[(&str, f64)],
-    params: &P,
-    reads: &[&Tensor],
-    writes: &[&Tensor],
-    groups: [u32; 3],
-) -> Result<()> {
-    launch_bound(gpu, Tensor::vec4_binding, shader, entry, constants, params, reads, writes, groups)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn launch_bound<P: Pod>(
-    gpu: &Gpu,
-    bind: fn(&Tensor) -> crate::gpu::Binding<'_>,
-    shader: &'static str,
-    entry: &'static str,
-    constants: &[(&str, f64)],
-    params: &P,
-    reads: &[&Tensor],
-    writes: &[&Tensor],
-    groups: [u32; 3],
-) -> Result<()> {
-    let reads: Vec<_> = reads.iter().map(|t| bind(t)).collect();
-    let writes: Vec<_> = writes.iter().map(|t| bind(t)).collect();
+    let reads: Vec<_> = reads.iter().map(|t| t.binding()).collect();
+    let writes: Vec<_> = writes.iter().map(|t| t.binding()).collect();
     gpu.dispatch(&Dispatch {
         shader,
         entry,

@@ -3,7 +3,7 @@
 //! factor and the LARS trust ratio are \[1\]-tensors read by the update kernels, never read back.
 use bytemuck::{Pod, Zeroable};
 
-use super::{fill, launch, launch_vec4};
+use super::{fill, launch};
 use crate::gpu::Gpu;
 use crate::tensor::{DType, Tensor};
 use crate::{Error, Result};
@@ -134,8 +134,8 @@ pub fn adamw(gpu: &Gpu, param: &Tensor, grad: &Tensor, m: &Tensor, v: &Tensor, h
     };
     let groups = groups_for(gpu, vec4s)?;
     match grad_scale {
-        None => launch_vec4(gpu, "optim", "adamw", &[], &p, &[grad], &[param, m, v], groups),
-        Some(s) => launch_vec4(gpu, "optim", "adamw_scaled", &[], &p, &[grad, s], &[param, m, v], groups),
+        None => launch(gpu, "optim", "adamw", &[], &p, &[grad], &[param, m, v], groups),
+        Some(s) => launch(gpu, "optim", "adamw_scaled", &[], &p, &[grad, s], &[param, m, v], groups),
     }
 }
 
@@ -201,7 +201,7 @@ pub fn ema(gpu: &Gpu, target: &Tensor, online: &Tensor, momentum: f32) -> Result
     }
     let vec4s = n.div_ceil(4);
     let p = EmaParams { n: u32_len("ema", "target", vec4s)?, momentum, one_m_momentum: 1.0 - momentum, _pad: 0 };
-    launch_vec4(gpu, "optim", "ema", &[], &p, &[online], &[target], groups_for(gpu, vec4s)?)
+    launch(gpu, "optim", "ema", &[], &p, &[online], &[target], groups_for(gpu, vec4s)?)
 }
 
 /// SGD with momentum (and LARS trust ratio when lars = Some(eta)), in place.
@@ -251,5 +251,5 @@ pub fn sgd(gpu: &Gpu, param: &Tensor, grad: &Tensor, buf: &Tensor, lr: f32, mome
         lars: lars.is_some() as u32,
         _pad: [0; 3],
     };
-    launch_vec4(gpu, "optim", "sgd", &[], &p, &[grad, aux], &[param, buf], groups_for(gpu, n.div_ceil(4))?)
+    launch(gpu, "optim", "sgd", &[], &p, &[grad, aux], &[param, buf], groups_for(gpu, n.div_ceil(4))?)
 }

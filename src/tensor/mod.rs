@@ -170,15 +170,11 @@ impl Tensor {
         Arc::ptr_eq(&self.buf, &other.buf)
     }
 
-    /// The binding of this tensor's contents for a kernel.
+    /// The binding of this tensor's contents for a kernel: its bytes rounded up to whole vec4s (16 bytes), so
+    /// that any kernel may view it as `array<vec4<f32>>` and load or store its last vec4 whole, or read a single
+    /// element as one vec4. The padding belongs to no element; pool buffers are at least 256 bytes and a
+    /// multiple of 64, so it is always there.
     pub fn binding(&self) -> Binding<'_> {
-        Binding { buffer: self.buffer(), size: self.nbytes() as u64 }
-    }
-
-    /// The binding of this tensor viewed as `array<vec4<f32>>`: its size rounded up to whole vec4s, so a last
-    /// partial vec4 (or a single element) is addressable; pool buffers are at least 256 bytes and a multiple of
-    /// 64, and a kernel never uses the padding.
-    pub fn vec4_binding(&self) -> Binding<'_> {
         let size = (self.nbytes() as u64).next_multiple_of(16).max(16).min(self.buffer().size());
         Binding { buffer: self.buffer(), size }
     }
